@@ -1,0 +1,4 @@
+//! The `waci` binary; everything is in the library (`lib.rs`).
+fn main() -> std::process::ExitCode {
+    waci::main()
+}

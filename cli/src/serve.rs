@@ -1,0 +1,96 @@
+//! `waci serve`: flags and env vars of DESIGN.md §2 mapped onto the platform's `Config`.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use waci_platform::config::{self, Config};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Where the database, token, compiled code and endpoints.json live [default: ~/.local/share/waci]
+    #[arg(long, env = "WACI_HOME")]
+    data_dir: Option<PathBuf>,
+    /// Address of the control API and portal (port 0 picks one)
+    #[arg(long, env = "WACI_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Address of the front door that routes HTTP by Host to groups
+    #[arg(long, env = "WACI_FRONT_DOOR_LISTEN", default_value = "127.0.0.1:8081")]
+    front_door_listen: SocketAddr,
+    /// Address of the authoritative DNS server (UDP and TCP)
+    #[arg(long, env = "WACI_DNS_LISTEN", default_value = "127.0.0.1:5353")]
+    dns_listen: SocketAddr,
+    /// Range group IPs are taken from (loopback only)
+    #[arg(long, env = "WACI_IP_POOL", default_value = "127.77.0.0/16", value_parser = config::parse_pool)]
+    ip_pool: (std::net::Ipv4Addr, u8),
+    /// DNS zone the platform is authoritative for
+    #[arg(long, env = "WACI_ZONE", default_value = "waci.localhost")]
+    zone: String,
+    /// The location (region) this platform serves
+    #[arg(long, env = "WACI_LOCATION", default_value = "local")]
+    location: String,
+    /// Most CPUs the containers of one group may request in all
+    #[arg(long, env = "WACI_MAX_CPU", default_value_t = config::DEFAULT_MAX_CPU)]
+    max_cpu: f64,
+    /// Most memory (GB) the containers of one group may request in all
+    #[arg(long, env = "WACI_MAX_MEMORY_GB", default_value_t = config::DEFAULT_MAX_MEMORY_GB)]
+    max_memory_gb: f64,
+    /// Time limit of one request to a service, in seconds (over it: 504)
+    #[arg(long, env = "WACI_REQUEST_TIMEOUT", default_value_t = 60)]
+    request_timeout: u64,
+    /// Log lines kept per container before the oldest are dropped
+    #[arg(long, env = "WACI_MAX_LOG_LINES", default_value_t = waci_platform::logs::DEFAULT_MAX_LINES)]
+    max_log_lines: u64,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WACI_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Config {
+        data_dir: args.data_dir.unwrap_or_else(Config::default_data_dir),
+        listen: args.listen,
+        front_door_listen: args.front_door_listen,
+        dns_listen: args.dns_listen,
+        ip_pool: args.ip_pool,
+        zone: args.zone.trim_end_matches('.').to_ascii_lowercase(),
+        location: args.location,
+        limits: waci_platform::model::parse::Limits {
+            max_cpu: args.max_cpu,
+            max_memory_gb: args.max_memory_gb,
+        },
+        request_timeout: Duration::from_secs(args.request_timeout),
+        max_log_lines: args.max_log_lines,
+        api_url: Default::default(),
+    };
+    let data_dir = config.data_dir.clone();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(waci_platform::server::serve(
+        config,
+        shutdown_signal(),
+        |ep| {
+            println!("waci is serving");
+            println!("  API:       http://{}", ep.api);
+            println!("  portal:    http://{}/?token={}", ep.api, ep.token);
+            println!("  data dir:  {}", data_dir.display());
+            println!("  endpoints: {}", data_dir.join("endpoints.json").display());
+        },
+    ))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,76 @@
+//! `waci/hello-http`: the quickstart service. Answers every request with a small HTML page
+//! (as ACI's aci-helloworld does) and prints one log line per request: method, path, user
+//! agent.
+
+use wasip2::http::types::{
+    Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
+};
+
+wasip2::http::proxy::export!(HelloHttp);
+
+struct HelloHttp;
+
+const PAGE: &str = r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Welcome to waci</title>
+<style>
+body { font-family: system-ui, sans-serif; background: #0b3d6b; color: #fff; text-align: center; padding: 4rem 1rem; }
+h1 { font-weight: 400; }
+p { opacity: .85; }
+</style>
+</head>
+<body>
+<h1>Welcome to WebAssembly Container Instances!</h1>
+<p>Your component is running in a waci container group.</p>
+</body>
+</html>
+"#;
+
+fn method_name(m: &Method) -> String {
+    match m {
+        Method::Get => "GET".into(),
+        Method::Head => "HEAD".into(),
+        Method::Post => "POST".into(),
+        Method::Put => "PUT".into(),
+        Method::Delete => "DELETE".into(),
+        Method::Connect => "CONNECT".into(),
+        Method::Options => "OPTIONS".into(),
+        Method::Trace => "TRACE".into(),
+        Method::Patch => "PATCH".into(),
+        Method::Other(s) => s.clone(),
+    }
+}
+
+impl wasip2::exports::http::incoming_handler::Guest for HelloHttp {
+    fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
+        let method = method_name(&request.method());
+        let path = request.path_with_query().unwrap_or_else(|| "/".into());
+        let agent = request
+            .headers()
+            .get("user-agent")
+            .first()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_else(|| "-".into());
+        println!("{method} {path} \"{agent}\"");
+
+        let headers = Fields::new();
+        let _ = headers.set("content-type", &[b"text/html; charset=utf-8".to_vec()]);
+        let response = OutgoingResponse::new(headers);
+        let body = response.body().expect("a new response has a body");
+        ResponseOutparam::set(response_out, Ok(response));
+        if method != "HEAD" {
+            let out = body.write().expect("a new body has a stream");
+            // blocking_write_and_flush takes at most 4096 bytes at a time.
+            for chunk in PAGE.as_bytes().chunks(4096) {
+                if out.blocking_write_and_flush(chunk).is_err() {
+                    return;
+                }
+            }
+            drop(out);
+        }
+        let _ = OutgoingBody::finish(body, None);
+    }
+}

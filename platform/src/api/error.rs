@@ -1,0 +1,75 @@
+//! The one error type of the API: chooses the HTTP status and ARM code, and renders
+//! `{"error":{"code","message"}}`. Nothing else in the crate knows status codes.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn not_found(kind: &str, name: &str, rg: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            format!("The Resource '{kind}/{name}' under resource group '{rg}' was not found."),
+        )
+    }
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "The platform failed to complete the request; it has been logged.",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<crate::model::parse::FieldError> for ApiError {
+    fn from(e: crate::model::parse::FieldError) -> Self {
+        ApiError::bad_request(e.code, format!("{} (field '{}')", e.message, e.field))
+    }
+}
+
+impl From<crate::store::Error> for ApiError {
+    fn from(e: crate::store::Error) -> Self {
+        use crate::store::Error::*;
+        match e {
+            LabelTaken { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "DnsNameLabelNotAvailable",
+                e.to_string(),
+            ),
+            PoolExhausted => ApiError::new(
+                StatusCode::CONFLICT,
+                "IpAddressPoolExhausted",
+                "Every address of the platform's IP pool is in use; delete a container group or widen --ip-pool.",
+            ),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,397 @@
+//! Handlers for resource groups, container groups and async operations.
+
+use super::render::{self, PROVIDER};
+use super::{ApiError, ApiResult, AppRef};
+use crate::model::names::{self, LabelScopeIds};
+use crate::model::{GroupState, Scope, parse};
+use crate::store::GroupRow;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+type Q = Query<HashMap<String, String>>;
+
+fn api_version(q: &Q) -> String {
+    q.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("api-version"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// Parses a JSON body, or says why it cannot be read.
+fn json_body(body: &Bytes) -> ApiResult<Value> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: the body is empty; a JSON object is required.",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "InvalidRequestContent",
+            format!("The request content was invalid and could not be deserialized: {e}."),
+        )
+    })
+}
+
+fn check_rg_name(rg: &str) -> ApiResult<()> {
+    names::check_resource_group_name(rg)
+        .map_err(|m| ApiError::bad_request("InvalidResourceGroupName", m))
+}
+
+pub async fn put_resource_group(
+    State(app): State<AppRef>,
+    Path((sub, rg)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    check_rg_name(&rg)?;
+    let v = if body.is_empty() {
+        json!({})
+    } else {
+        json_body(&body)?
+    };
+    let tags = parse::tags_of(&v)?;
+    let location = parse::get(
+        v.as_object().ok_or_else(|| {
+            ApiError::bad_request("InvalidRequestContent", "The body must be a JSON object.")
+        })?,
+        "location",
+    )
+    .and_then(Value::as_str)
+    .unwrap_or(&app.config.location)
+    .to_string();
+    let (row, created) = app
+        .store
+        .run(move |s| s.put_resource_group(&sub, &rg, &location, &tags))
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(render::resource_group(&row))).into_response())
+}
+
+pub async fn get_resource_group(
+    State(app): State<AppRef>,
+    Path((sub, rg)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let name = rg.clone();
+    let row = app.store.run(move |s| s.resource_group(&sub, &rg)).await?;
+    row.map(|r| Json(render::resource_group(&r)))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "ResourceGroupNotFound",
+                format!("Resource group '{name}' could not be found."),
+            )
+        })
+}
+
+pub async fn list_resource_groups(
+    State(app): State<AppRef>,
+    Path(sub): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let rows = app.store.run(move |s| s.list_resource_groups(&sub)).await?;
+    Ok(Json(
+        json!({"value": rows.iter().map(render::resource_group).collect::<Vec<_>>()}),
+    ))
+}
+
+pub async fn delete_resource_group(
+    State(app): State<AppRef>,
+    Path((sub, rg)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (s2, r2) = (sub.clone(), rg.clone());
+    let groups = app
+        .store
+        .run(move |s| s.list_groups(Some(&s2), Some(&r2)))
+        .await?;
+    for g in groups {
+        app.runtime.stop(g.id).await;
+        app.store.run(move |s| s.delete_group(g.id)).await?;
+    }
+    let existed = app
+        .store
+        .run(move |s| s.delete_resource_group(&sub, &rg))
+        .await?;
+    Ok(if existed {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::NO_CONTENT
+    }
+    .into_response())
+}
+
+async fn find(app: &AppRef, sub: &str, rg: &str, name: &str) -> ApiResult<GroupRow> {
+    let scope = Scope {
+        subscription: sub.into(),
+        resource_group: rg.into(),
+    };
+    let n = name.to_string();
+    app.store
+        .run(move |s| s.group(&scope, &n))
+        .await?
+        .ok_or_else(|| ApiError::not_found(&format!("{PROVIDER}/containerGroups"), name, rg))
+}
+
+/// A group with its instance view, as GET returns it.
+pub async fn full_view(app: &AppRef, g: &GroupRow) -> ApiResult<Value> {
+    let id = g.id;
+    let (containers, events) = app
+        .store
+        .run(move |s| Ok::<_, crate::store::Error>((s.containers(id)?, s.events(id)?)))
+        .await?;
+    Ok(render::group(
+        g,
+        Some(&render::View {
+            containers: &containers,
+            events: &events,
+        }),
+    ))
+}
+
+fn async_header(app: &AppRef, sub: &str, op: &str, version: &str) -> HeaderValue {
+    let url = format!(
+        "{}/subscriptions/{sub}/providers/{PROVIDER}/locations/{}/operations/{op}?api-version={version}",
+        app.config.public_api_url(),
+        app.config.location
+    );
+    HeaderValue::from_str(&url).unwrap_or(HeaderValue::from_static("/"))
+}
+
+pub async fn put_group(
+    State(app): State<AppRef>,
+    Path((sub, rg, name)): Path<(String, String, String)>,
+    q: Q,
+    body: Bytes,
+) -> ApiResult<Response> {
+    check_rg_name(&rg)?;
+    let v = json_body(&body)?;
+    let spec = parse::container_group(
+        &v,
+        &name,
+        &app.config.location,
+        &app.config.limits,
+        &|image| crate::images::check(image).map_err(|e| e.to_string()),
+    )?;
+    let scope = Scope {
+        subscription: sub.clone(),
+        resource_group: rg.clone(),
+    };
+    let (tenant, zone, location) = (
+        app.tenant.clone(),
+        app.config.zone.clone(),
+        app.config.location.clone(),
+    );
+    let pool = app.config.ip_pool_range();
+    let (s2, n2) = (scope.clone(), name.clone());
+    let op = uuid::Uuid::new_v4().to_string();
+    let resource_id = render::group_id(&sub, &rg, &name);
+    let op2 = op.clone();
+    let outcome = app
+        .store
+        .run(move |s| {
+            let ip = spec.ip_address.clone();
+            let fqdn = |nonce: &str| {
+                let ip = ip.as_ref()?;
+                let label = ip.dns_name_label.as_ref()?;
+                let ids = LabelScopeIds {
+                    tenant: &tenant,
+                    subscription: &s2.subscription,
+                    resource_group: &s2.resource_group,
+                };
+                Some(names::fqdn(label, ip.scope, &ids, nonce, &location, &zone))
+            };
+            let out = s.put_group(&s2, &n2, &spec, pool, &fqdn)?;
+            s.create_operation(
+                &op2,
+                &s2.subscription,
+                &resource_id,
+                Some(out.group.id),
+                "InProgress",
+            )?;
+            Ok::<_, crate::store::Error>(out)
+        })
+        .await?;
+    app.runtime.apply(outcome.group.clone());
+    let body = full_view(&app, &outcome.group).await?;
+    let status = if outcome.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "Azure-AsyncOperation",
+        async_header(&app, &scope.subscription, &op, &api_version(&q)),
+    );
+    Ok((status, headers, Json(body)).into_response())
+}
+
+pub async fn get_group(
+    State(app): State<AppRef>,
+    Path((sub, rg, name)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    let g = find(&app, &sub, &rg, &name).await?;
+    Ok(Json(full_view(&app, &g).await?))
+}
+
+pub async fn patch_group(
+    State(app): State<AppRef>,
+    Path((sub, rg, name)): Path<(String, String, String)>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let v = json_body(&body)?;
+    let tags = parse::tags_of(&v)?;
+    let g = find(&app, &sub, &rg, &name).await?;
+    let id = g.id;
+    app.store.run(move |s| s.set_tags(id, &tags)).await?;
+    let g = find(&app, &sub, &rg, &name).await?;
+    Ok(Json(full_view(&app, &g).await?))
+}
+
+pub async fn delete_group(
+    State(app): State<AppRef>,
+    Path((sub, rg, name)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let g = match find(&app, &sub, &rg, &name).await {
+        Ok(g) => g,
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        Err(e) => return Err(e),
+    };
+    let mut body = full_view(&app, &g).await?;
+    app.runtime.stop(g.id).await;
+    let id = g.id;
+    app.store.run(move |s| s.delete_group(id)).await?;
+    body["properties"]["provisioningState"] = json!("Deleting");
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+fn list_body(groups: &[GroupRow]) -> Json<Value> {
+    Json(json!({"value": groups.iter().map(|g| render::group(g, None)).collect::<Vec<_>>()}))
+}
+
+pub async fn list_in_resource_group(
+    State(app): State<AppRef>,
+    Path((sub, rg)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let groups = app
+        .store
+        .run(move |s| s.list_groups(Some(&sub), Some(&rg)))
+        .await?;
+    Ok(list_body(&groups))
+}
+
+pub async fn list_in_subscription(
+    State(app): State<AppRef>,
+    Path(sub): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let groups = app
+        .store
+        .run(move |s| s.list_groups(Some(&sub), None))
+        .await?;
+    Ok(list_body(&groups))
+}
+
+pub async fn operation(
+    State(app): State<AppRef>,
+    Path((sub, _loc, id)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    let op_id = id.clone();
+    let op = app
+        .store
+        .run(move |s| s.operation(&sub, &op_id))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "OperationNotFound",
+                format!("The operation '{id}' was not found."),
+            )
+        })?;
+    let events = match op.group_id {
+        Some(gid) => {
+            let ev = app.store.run(move |s| s.events(gid)).await?;
+            ev.iter()
+                .map(|(_, e)| {
+                    json!({"name": e.name, "message": e.message, "type": e.kind, "count": e.count,
+                "firstTimestamp": e.first_timestamp, "lastTimestamp": e.last_timestamp})
+                })
+                .collect()
+        }
+        None => vec![],
+    };
+    Ok(Json(
+        json!({"id": op.resource_id, "name": op.id, "status": op.status, "startTime": op.start_time, "properties": {"events": events}}),
+    ))
+}
+
+/// POST restart, stop, start.
+pub async fn action(
+    State(app): State<AppRef>,
+    Path((sub, rg, name, action)): Path<(String, String, String, String)>,
+    q: Q,
+) -> ApiResult<Response> {
+    let g = find(&app, &sub, &rg, &name).await?;
+    let id = g.id;
+    match action.as_str() {
+        "stop" => {
+            app.runtime.stop(id).await;
+            app.store.run(move |s| s.mark_stopped(id)).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        "start" | "restart" => {
+            app.runtime.stop(id).await;
+            let op = uuid::Uuid::new_v4().to_string();
+            let (op2, sub2, rid) = (op.clone(), sub.clone(), render::group_id(&sub, &rg, &name));
+            let g = app
+                .store
+                .run(move |s| {
+                    let g = s.restart_group(id)?;
+                    s.create_operation(&op2, &sub2, &rid, Some(id), "InProgress")?;
+                    Ok::<_, crate::store::Error>(g)
+                })
+                .await?;
+            if let Some(g) = g {
+                app.runtime.apply(g);
+            }
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                "Azure-AsyncOperation",
+                async_header(&app, &sub, &op, &api_version(&q)),
+            );
+            let status = if action == "start" {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::NO_CONTENT
+            };
+            Ok((status, headers).into_response())
+        }
+        other => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!(
+                "'{other}' is not an action of a container group; the actions are restart, stop and start."
+            ),
+        )),
+    }
+}
+
+/// Whether the platform should start a stored group again at boot: not if the user
+/// stopped it, nor if it finished for good under a policy that does not restart.
+pub fn should_resume(g: &GroupRow) -> bool {
+    match g.state {
+        GroupState::Stopped => false,
+        GroupState::Succeeded | GroupState::Failed => {
+            g.spec.restart_policy == crate::model::RestartPolicy::Always
+        }
+        GroupState::Pending | GroupState::Running => true,
+    }
+}

@@ -1,0 +1,155 @@
+//! Container logs over the API: `tail`, `timestamps`, and `follow` (chunked, live).
+
+use super::{ApiError, ApiResult, AppRef};
+use crate::model::{RestartPolicy, Scope};
+use crate::store::LogLine;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Lines fetched per query while following.
+const FOLLOW_BATCH: usize = 1000;
+/// A follower re-checks the container's state at least this often.
+const FOLLOW_POLL: Duration = Duration::from_millis(500);
+
+fn format_line(l: &LogLine, timestamps: bool) -> String {
+    if timestamps {
+        format!("{} {}\n", l.ts, l.line)
+    } else {
+        format!("{}\n", l.line)
+    }
+}
+
+fn flag(q: &HashMap<String, String>, key: &str) -> bool {
+    q.iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case(key) && v.eq_ignore_ascii_case("true"))
+}
+
+pub async fn logs(
+    State(app): State<AppRef>,
+    Path((sub, rg, name, container)): Path<(String, String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let tail = match q.iter().find(|(k, _)| k.eq_ignore_ascii_case("tail")) {
+        None => None,
+        Some((_, v)) => Some(v.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(
+                "InvalidRequestContent",
+                format!("'tail' must be a whole number, not '{v}'."),
+            )
+        })?),
+    };
+    let timestamps = flag(&q, "timestamps");
+    let scope = Scope {
+        subscription: sub,
+        resource_group: rg.clone(),
+    };
+    let n = name.clone();
+    let g = app
+        .store
+        .run(move |s| s.group(&scope, &n))
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found("Microsoft.ContainerInstance/containerGroups", &name, &rg)
+        })?;
+    let known = g
+        .spec
+        .containers
+        .iter()
+        .chain(&g.spec.init_containers)
+        .any(|c| c.name == container);
+    if !known {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ContainerNotFound",
+            format!("The container '{container}' was not found in container group '{name}'."),
+        ));
+    }
+    let (gid, c) = (g.id, container.clone());
+    let lines = app.store.run(move |s| s.logs(gid, &c, tail)).await?;
+    if !flag(&q, "follow") {
+        let content: String = lines.iter().map(|l| format_line(l, timestamps)).collect();
+        return Ok(Json(json!({"content": content})).into_response());
+    }
+    let policy = g.spec.restart_policy;
+    let last = lines.last().map(|l| l.id).unwrap_or_else(|| 0);
+    let first: String = lines.iter().map(|l| format_line(l, timestamps)).collect();
+    let stream = futures::stream::unfold(
+        (app, gid, container, last, Some(first), false),
+        move |(app, gid, c, mut last, first, done)| async move {
+            if let Some(text) = first {
+                return Some((
+                    Ok::<_, std::convert::Infallible>(text),
+                    (app, gid, c, last, None, false),
+                ));
+            }
+            if done {
+                return None;
+            }
+            let mut written = app.logs.subscribe();
+            loop {
+                let c2 = c.clone();
+                let batch = app
+                    .store
+                    .run(move |s| s.logs_after(gid, &c2, last, FOLLOW_BATCH))
+                    .await
+                    .unwrap_or_default();
+                if let Some(l) = batch.last() {
+                    last = l.id;
+                    let text: String = batch.iter().map(|l| format_line(l, timestamps)).collect();
+                    return Some((Ok(text), (app, gid, c, last, None, false)));
+                }
+                if ended(&app, gid, &c, policy).await {
+                    // One more look: lines written just before the end are stored by now.
+                    app.logs.flush().await;
+                    let c2 = c.clone();
+                    let batch = app
+                        .store
+                        .run(move |s| s.logs_after(gid, &c2, last, usize::MAX >> 1))
+                        .await
+                        .unwrap_or_default();
+                    let text: String = batch.iter().map(|l| format_line(l, timestamps)).collect();
+                    return Some((Ok(text), (app, gid, c, last, None, true)));
+                }
+                let _ = tokio::time::timeout(FOLLOW_POLL, written.changed()).await;
+            }
+        },
+    );
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// A follow ends when the container has ended for good: its group is gone or stopped, or it
+/// terminated and its restart policy will not start it again.
+async fn ended(app: &AppRef, gid: i64, container: &str, policy: RestartPolicy) -> bool {
+    let c = container.to_string();
+    let state = app
+        .store
+        .run(move |s| {
+            let g = s.group_by_id(gid)?;
+            let rows = s.containers(gid)?;
+            Ok::<_, crate::store::Error>((g, rows.into_iter().find(|r| r.name == c)))
+        })
+        .await;
+    match state {
+        Ok((None, _)) | Ok((_, None)) => true,
+        Ok((Some(g), Some(row))) => {
+            g.state == crate::model::GroupState::Stopped
+                || (row.current.is_terminated()
+                    && match policy {
+                        RestartPolicy::Never => true,
+                        RestartPolicy::OnFailure => row.current.exit_code == Some(0),
+                        RestartPolicy::Always => false,
+                    })
+        }
+        Err(_) => true,
+    }
+}

@@ -1,0 +1,237 @@
+//! The control API (DESIGN.md §3): ARM-shaped paths, the bearer token, `api-version`, and
+//! the handlers that turn requests into store changes and runtime work.
+//!
+//! Only this module knows HTTP status codes and the ARM JSON shape.
+//! **Invariant:** a request that fails validation changes nothing: parsing happens before
+//! any store call, and each store change is one transaction.
+
+mod error;
+mod groups;
+mod logs;
+mod render;
+
+pub use error::{ApiError, ApiResult};
+pub use groups::should_resume;
+
+use crate::config::Config;
+use crate::logs::LogHub;
+use crate::runtime::Runtime;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use std::sync::Arc;
+
+/// Every api-version the API accepts: ACI's published versions from 2021-10-01 on.
+pub const API_VERSIONS: &[&str] = &[
+    "2021-10-01",
+    "2022-04-01-preview",
+    "2022-09-01",
+    "2022-10-01-preview",
+    "2023-02-01-preview",
+    "2023-05-01",
+    "2024-05-01-preview",
+    "2024-09-01-preview",
+    "2024-10-01-preview",
+    "2024-11-01-preview",
+    "2025-09-01",
+];
+
+pub struct AppState {
+    pub store: Store,
+    pub runtime: Arc<Runtime>,
+    pub logs: Arc<LogHub>,
+    pub config: Arc<Config>,
+    /// The admin token (DESIGN.md §10).
+    pub token: String,
+    /// This platform's tenant id, hashed into `TenantReuse` FQDNs.
+    pub tenant: String,
+}
+
+pub type AppRef = Arc<AppState>;
+
+/// Every route of the API in one place. Paths are canonical: [`canonical_path`] rewrites
+/// ARM's case-insensitive spellings before routing.
+pub fn router(state: AppRef) -> Router {
+    let rg = "/subscriptions/{sub}/resourceGroups/{rg}";
+    let cg = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups";
+    let arm = Router::new()
+        .route("/subscriptions/{sub}/resourceGroups", get(groups::list_resource_groups))
+        .route(rg, put(groups::put_resource_group).get(groups::get_resource_group).delete(groups::delete_resource_group))
+        .route(cg, get(groups::list_in_resource_group))
+        .route(&format!("{cg}/{{name}}"), put(groups::put_group).get(groups::get_group).delete(groups::delete_group).patch(groups::patch_group))
+        .route(&format!("{cg}/{{name}}/containers/{{container}}/logs"), get(logs::logs))
+        .route("/subscriptions/{sub}/providers/Microsoft.ContainerInstance/containerGroups", get(groups::list_in_subscription))
+        .route("/subscriptions/{sub}/providers/Microsoft.ContainerInstance/locations/{loc}/operations/{id}", get(groups::operation))
+        .route(&format!("{cg}/{{name}}/{{action}}"), post(groups::action))
+        .layer(middleware::from_fn(require_api_version));
+    Router::new()
+        .merge(arm)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        "No API operation matches this path and method.",
+    )
+}
+
+/// ARM matches fixed path segments without case and tolerates empty segments (`az container
+/// create --file` sends `Microsoft.ContainerInstance//containerGroups`). This rewrites a
+/// path into the canonical spelling the router lists, leaving user-named segments alone.
+pub fn canonical_path(path: &str) -> String {
+    let mut segs: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let fix = |segs: &mut Vec<String>, i: usize, words: &[&str]| {
+        if let Some(s) = segs.get_mut(i)
+            && let Some(w) = words.iter().find(|w| w.eq_ignore_ascii_case(s))
+        {
+            *s = w.to_string();
+        }
+    };
+    fix(&mut segs, 0, &["subscriptions"]);
+    fix(&mut segs, 2, &["resourceGroups", "providers"]);
+    match segs.get(2).map(String::as_str) {
+        Some("resourceGroups") => {
+            fix(&mut segs, 4, &["providers"]);
+            fix(&mut segs, 5, &["Microsoft.ContainerInstance"]);
+            fix(&mut segs, 6, &["containerGroups"]);
+            fix(&mut segs, 8, &["restart", "stop", "start", "containers"]);
+            fix(&mut segs, 10, &["logs", "attach", "exec"]);
+        }
+        Some("providers") => {
+            fix(&mut segs, 3, &["Microsoft.ContainerInstance"]);
+            fix(&mut segs, 4, &["containerGroups", "locations"]);
+            fix(&mut segs, 6, &["operations"]);
+        }
+        _ => {}
+    }
+    format!("/{}", segs.join("/"))
+}
+
+/// Wraps the router so paths are made canonical before routing.
+pub fn app(state: AppRef) -> axum::routing::IntoMakeService<Router> {
+    let inner = router(state);
+    Router::new()
+        .fallback_service(tower_rewrite(inner))
+        .into_make_service()
+}
+
+fn tower_rewrite(
+    inner: Router,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ 'static {
+    tower::ServiceExt::map_request(inner, |mut req: Request| {
+        let canonical = canonical_path(req.uri().path());
+        if canonical != req.uri().path() {
+            let pq = match req.uri().query() {
+                Some(q) => format!("{canonical}?{q}"),
+                None => canonical,
+            };
+            if let Ok(uri) = pq.parse() {
+                *req.uri_mut() = uri;
+            }
+        }
+        req
+    })
+}
+
+/// `Authorization: Bearer <token>`, compared in constant time.
+async fn require_token(State(state): State<AppRef>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    match given {
+        None => ApiError::new(StatusCode::UNAUTHORIZED, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing; send 'Authorization: Bearer <token>' (the token is in <data dir>/token).").into_response(),
+        Some(t) if !constant_time_eq(t.as_bytes(), state.token.as_bytes()) => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "The access token is invalid.").into_response()
+        }
+        Some(_) => next.run(req).await,
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// The api-version a request asked for, if valid.
+async fn require_api_version(req: Request, next: Next) -> Response {
+    let version = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+        .find(|(k, _)| k.eq_ignore_ascii_case("api-version"))
+        .map(|(_, v)| v.to_string());
+    match version {
+        None => ApiError::bad_request(
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+        .into_response(),
+        Some(v) if !API_VERSIONS.contains(&v.as_str()) => ApiError::bad_request(
+            "InvalidApiVersionParameter",
+            format!(
+                "The api-version '{v}' is invalid. The supported versions are '{}'.",
+                API_VERSIONS.join(",")
+            ),
+        )
+        .into_response(),
+        Some(_) => next.run(req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_path;
+
+    fn check(input: &str, expected: &str) {
+        assert_eq!(canonical_path(input), expected, "{input}");
+    }
+
+    #[test]
+    fn arm_paths_are_matched_without_case() {
+        let cg = "/subscriptions/s/resourceGroups/RG/providers/Microsoft.ContainerInstance/containerGroups";
+        check(
+            "/subscriptions/s/resourcegroups/RG/providers/microsoft.containerinstance/containergroups",
+            cg,
+        );
+        check(
+            "/Subscriptions/s/resourceGroups/RG/providers/Microsoft.ContainerInstance//containerGroups/",
+            cg,
+        );
+        check(
+            &format!("{cg}/web/CONTAINERS/logs/Logs"),
+            &format!("{cg}/web/containers/logs/logs"),
+        );
+        check(
+            "/subscriptions/s/PROVIDERS/microsoft.containerinstance/Locations/local/Operations/x",
+            "/subscriptions/s/providers/Microsoft.ContainerInstance/locations/local/operations/x",
+        );
+        check("/", "/");
+    }
+}

@@ -1,0 +1,102 @@
+//! The platform's settings (DESIGN.md §2). Every field has a default that works on a fresh
+//! machine; `waci serve` maps each to a flag and an env var.
+
+use crate::model::parse::Limits;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+#[derive(Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub front_door_listen: SocketAddr,
+    pub dns_listen: SocketAddr,
+    /// Group IPs come from here; the network and broadcast addresses are never handed out.
+    pub ip_pool: (Ipv4Addr, u8),
+    pub zone: String,
+    pub location: String,
+    pub limits: Limits,
+    pub request_timeout: Duration,
+    pub max_log_lines: u64,
+    /// The API's base URL once bound (port 0 resolved), for async-operation headers.
+    pub api_url: OnceLock<String>,
+}
+
+/// ACI's per-group maxima on its standard SKU are 4 CPUs and 16 GB; we take the same.
+pub const DEFAULT_MAX_CPU: f64 = 4.0;
+pub const DEFAULT_MAX_MEMORY_GB: f64 = 16.0;
+
+impl Config {
+    pub fn default_data_dir() -> PathBuf {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
+        home.join(".local/share/waci")
+    }
+
+    pub fn public_api_url(&self) -> &str {
+        self.api_url.get().map(String::as_str).unwrap_or("")
+    }
+
+    /// First and last assignable address of the pool, as u32.
+    pub fn ip_pool_range(&self) -> (u32, u32) {
+        pool_range(self.ip_pool)
+    }
+}
+
+pub fn pool_range((net, prefix): (Ipv4Addr, u8)) -> (u32, u32) {
+    let mask: u32 = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix.min(32))
+    };
+    let first = u32::from(net) & mask;
+    let last = first | !mask;
+    if prefix >= 31 {
+        (first, last)
+    } else {
+        (first + 1, last - 1)
+    }
+}
+
+/// Parses `a.b.c.d/n`.
+pub fn parse_pool(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    let (addr, prefix) = s
+        .split_once('/')
+        .ok_or_else(|| format!("'{s}' is not a CIDR range like 127.77.0.0/16"))?;
+    let addr: Ipv4Addr = addr
+        .parse()
+        .map_err(|_| format!("'{addr}' is not an IPv4 address"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .ok()
+        .filter(|p| *p <= 32)
+        .ok_or_else(|| format!("'{prefix}' is not a prefix length from 0 to 32"))?;
+    if !addr.is_loopback() {
+        return Err(format!(
+            "the IP pool must lie in 127.0.0.0/8 (loopback); '{s}' does not"
+        ));
+    }
+    Ok((addr, prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_ranges() {
+        assert_eq!(
+            pool_range(("127.77.0.0".parse().unwrap(), 16)),
+            (
+                u32::from(Ipv4Addr::new(127, 77, 0, 1)),
+                u32::from(Ipv4Addr::new(127, 77, 255, 254))
+            )
+        );
+        assert!(parse_pool("10.0.0.0/8").is_err());
+        assert!(parse_pool("127.77.0.0/33").is_err());
+        assert_eq!(parse_pool("127.77.0.0/16").unwrap().1, 16);
+    }
+}

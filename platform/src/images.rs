@@ -1,0 +1,134 @@
+//! Images: turns an `image` reference into component bytes and a content digest
+//! (DESIGN.md §4). `waci/<name>` is a component built into the binary; a path is a local
+//! file. OCI references come later; until then they do not resolve.
+//! This module knows neither wasmtime nor the store.
+
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+/// The quickstart images, built from `guests/` by build.rs.
+const BUILT_IN: &[(&str, &[u8])] = &[
+    (
+        "hello-http",
+        include_bytes!(concat!(env!("WACI_GUESTS_DIR"), "/hello-http.wasm")),
+    ),
+    (
+        "hello-cli",
+        include_bytes!(concat!(env!("WACI_GUESTS_DIR"), "/hello-cli.wasm")),
+    ),
+];
+
+/// Where build.rs left every guest component (tests run the misbehaving ones from here).
+pub const GUESTS_DIR: &str = env!("WACI_GUESTS_DIR");
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("image '{0}' is not a built-in image; built-in images are: {1}")]
+    UnknownBuiltIn(String, String),
+    #[error("image '{0}' cannot be read: {1}")]
+    Unreadable(String, String),
+    #[error(
+        "image '{0}' is neither a built-in image (waci/<name>) nor a path to a .wasm file; registry images are not supported yet"
+    )]
+    Unsupported(String),
+}
+
+/// A resolved image: its bytes and `sha256:<hex>` digest.
+#[derive(Clone)]
+pub struct Image {
+    pub reference: String,
+    pub bytes: Arc<[u8]>,
+    pub digest: String,
+    /// How it was found, for the `Pulled` event ("built in", "file /x.wasm").
+    pub source: String,
+}
+
+enum Kind<'a> {
+    BuiltIn(&'a str),
+    Path(PathBuf),
+}
+
+fn kind(reference: &str) -> Result<Kind<'_>, Error> {
+    if let Some(name) = reference.strip_prefix("waci/") {
+        return Ok(Kind::BuiltIn(name));
+    }
+    if reference.starts_with('/')
+        || reference.starts_with("./")
+        || reference.starts_with("../")
+        || reference.ends_with(".wasm")
+    {
+        return Ok(Kind::Path(PathBuf::from(reference)));
+    }
+    Err(Error::Unsupported(reference.to_string()))
+}
+
+fn built_in_names() -> String {
+    BUILT_IN
+        .iter()
+        .map(|(n, _)| format!("waci/{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Names of the built-in images, for listings (`waci/hello-http`, ...).
+pub fn built_ins() -> Vec<String> {
+    BUILT_IN.iter().map(|(n, _)| format!("waci/{n}")).collect()
+}
+
+/// Cheap check at the API boundary: would `resolve` find this image?
+pub fn check(reference: &str) -> Result<(), Error> {
+    match kind(reference)? {
+        Kind::BuiltIn(name) => BUILT_IN
+            .iter()
+            .any(|(n, _)| *n == name)
+            .then_some(())
+            .ok_or_else(|| Error::UnknownBuiltIn(reference.into(), built_in_names())),
+        Kind::Path(p) => match std::fs::metadata(&p) {
+            Ok(m) if m.is_file() => Ok(()),
+            Ok(_) => Err(Error::Unreadable(
+                reference.into(),
+                "it is not a file".into(),
+            )),
+            Err(e) => Err(Error::Unreadable(reference.into(), e.to_string())),
+        },
+    }
+}
+
+/// Reads an image. Blocking (file I/O and hashing): call from a blocking thread.
+pub fn resolve(reference: &str) -> Result<Image, Error> {
+    static BUILT_IN_DIGESTS: OnceLock<Vec<String>> = OnceLock::new();
+    match kind(reference)? {
+        Kind::BuiltIn(name) => {
+            let i = BUILT_IN
+                .iter()
+                .position(|(n, _)| *n == name)
+                .ok_or_else(|| Error::UnknownBuiltIn(reference.into(), built_in_names()))?;
+            let digests =
+                BUILT_IN_DIGESTS.get_or_init(|| BUILT_IN.iter().map(|(_, b)| digest(b)).collect());
+            Ok(Image {
+                reference: reference.into(),
+                bytes: Arc::from(BUILT_IN[i].1),
+                digest: digests[i].clone(),
+                source: "built in".into(),
+            })
+        }
+        Kind::Path(p) => {
+            let bytes = read(&p).map_err(|e| Error::Unreadable(reference.into(), e.to_string()))?;
+            Ok(Image {
+                reference: reference.into(),
+                digest: digest(&bytes),
+                bytes: Arc::from(bytes),
+                source: format!("file {}", p.display()),
+            })
+        }
+    }
+}
+
+fn read(p: &Path) -> std::io::Result<Vec<u8>> {
+    std::fs::read(p)
+}
+
+pub fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}

@@ -1,0 +1,18 @@
+//! waci: WebAssembly Container Instances. The platform crate: everything `waci serve` runs.
+//!
+//! - [`model`]: what a container group is; parsing and validation of user input.
+//! - [`store`]: SQLite, the truth: groups, containers, events, logs, operations.
+//! - [`images`]: image references to component bytes and digests.
+//! - [`runtime`]: wasmtime; supervisors that make running groups match the store.
+//! - [`logs`]: guest output into the store, and followers woken as it lands.
+//! - [`api`]: the ARM-shaped control API (axum).
+//! - [`config`], [`server`]: settings and the `serve` entry point.
+
+pub mod api;
+pub mod config;
+pub mod images;
+pub mod logs;
+pub mod model;
+pub mod runtime;
+pub mod server;
+pub mod store;

@@ -1,0 +1,80 @@
+//! Runs a command container (`wasi:cli/run`) once, like a process, and says how it ended.
+
+use super::engine::Engines;
+use super::host::{Host, Sandbox};
+use tokio_util::sync::CancellationToken;
+use wasmtime_wasi::p2::bindings::CommandPre;
+
+/// How one run of a guest ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Exit {
+    /// The guest returned or called exit; 0 is success.
+    Code(i32),
+    /// The guest grew its memory past its cap.
+    OutOfMemory,
+    /// The guest trapped (unreachable, stack overflow, ...): the message says which.
+    Trap(String),
+    /// The platform stopped it (stop, delete, update, shutdown).
+    Cancelled,
+}
+
+impl Exit {
+    /// The exit code ACI would show: the guest's, else 1 for a failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Exit::Code(c) => *c,
+            Exit::OutOfMemory => 137,
+            Exit::Trap(_) => 1,
+            Exit::Cancelled => 143,
+        }
+    }
+    /// `detailStatus` of the terminated container.
+    pub fn detail_status(&self) -> String {
+        match self {
+            Exit::Code(0) => "Completed".into(),
+            Exit::Code(_) => "Error".into(),
+            Exit::OutOfMemory => "OOMKilled".into(),
+            Exit::Trap(m) => format!("Trap: {m}"),
+            Exit::Cancelled => "Killed".into(),
+        }
+    }
+    pub fn succeeded(&self) -> bool {
+        matches!(self, Exit::Code(0))
+    }
+}
+
+/// Classifies an error that ended a guest call.
+pub fn classify(e: &wasmtime::Error) -> Exit {
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return Exit::Code(exit.0);
+    }
+    let text = format!("{e:#}");
+    if text.contains("forcing trap when growing memory") {
+        return Exit::OutOfMemory;
+    }
+    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+        return Exit::Trap(trap.to_string());
+    }
+    Exit::Trap(text.lines().next().unwrap_or("unknown error").to_string())
+}
+
+pub async fn run_once(
+    engines: &Engines,
+    pre: &CommandPre<Host>,
+    sandbox: &Sandbox,
+    cancel: &CancellationToken,
+) -> Exit {
+    let mut store = sandbox.store(&engines.engine);
+    let run = async {
+        let command = pre.instantiate_async(&mut store).await?;
+        command.wasi_cli_run().call_run(&mut store).await
+    };
+    tokio::select! {
+        r = run => match r {
+            Ok(Ok(())) => Exit::Code(0),
+            Ok(Err(())) => Exit::Code(1),
+            Err(e) => classify(&e),
+        },
+        _ = cancel.cancelled() => Exit::Cancelled,
+    }
+}

@@ -1,0 +1,192 @@
+//! The one wasmtime `Engine` of the platform, its `Linker`, the epoch ticker and the
+//! compiled-code cache. This is the only place that chooses wasmtime features.
+//!
+//! Invariant: a component is compiled at most once per content digest and engine build;
+//! the result is kept on disk (`<data dir>/cache`) and in memory as a ready `*Pre`.
+
+use super::host::Host;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+/// How often the epoch advances. A running guest yields to the scheduler once per tick, so
+/// this bounds how long a busy guest can hold a core before others get a turn.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Instances alive at once across the platform (requests in flight plus running commands).
+const POOL_INSTANCES: u32 = 1_000;
+/// Largest linear memory any guest may reach; per-container caps are set by `StoreLimits`.
+const POOL_MAX_MEMORY: usize = 4 << 30;
+/// Pages kept resident when a pooled memory is reused: the next instance starts warm.
+const POOL_KEEP_RESIDENT: usize = 64 << 10;
+
+/// What a component is, told by what it exports (DESIGN.md §4).
+pub enum Workload {
+    Command(CommandPre<Host>),
+    Service(ProxyPre<Host>),
+}
+
+pub struct Loaded {
+    pub digest: String,
+    pub workload: Workload,
+    /// `true` when the compiled code came from the cache, not the compiler.
+    pub cache_hit: bool,
+    pub load_time: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("the image is not a WebAssembly component: {0}")]
+    NotAComponent(String),
+    #[error("the component exports neither wasi:cli/run nor wasi:http/incoming-handler: {0}")]
+    NoEntryPoint(String),
+    #[error("the compiled-code cache failed: {0}")]
+    Cache(String),
+}
+
+pub struct Engines {
+    pub engine: Engine,
+    linker: Linker<Host>,
+    cache_dir: PathBuf,
+    /// Hash of the engine's code-compatibility settings, part of every cache file name.
+    compat: u64,
+    loaded: Mutex<HashMap<String, Arc<OnceCell<Arc<Loaded>>>>>,
+}
+
+impl Engines {
+    pub fn new(cache_dir: PathBuf) -> anyhow::Result<Arc<Engines>> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 4)
+            .total_memories(POOL_INSTANCES * 2)
+            .total_tables(POOL_INSTANCES * 4)
+            .total_stacks(POOL_INSTANCES)
+            .max_memory_size(POOL_MAX_MEMORY)
+            .linear_memory_keep_resident(POOL_KEEP_RESIDENT);
+        let mut config = Config::new();
+        config
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut h);
+        let compat = h.finish();
+        std::fs::create_dir_all(&cache_dir)?;
+        spawn_ticker(&engine);
+        Ok(Arc::new(Engines {
+            engine,
+            linker,
+            cache_dir,
+            compat,
+            loaded: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The ready-to-instantiate component for `digest`, compiling `bytes` only if neither
+    /// memory nor the disk cache has it. Concurrent callers for one digest share one load.
+    pub async fn load(
+        self: &Arc<Self>,
+        digest: &str,
+        bytes: Arc<[u8]>,
+    ) -> Result<Arc<Loaded>, LoadError> {
+        let cell = {
+            let mut map = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(digest.to_string()).or_default().clone()
+        };
+        let this = self.clone();
+        let digest = digest.to_string();
+        cell.get_or_try_init(|| async move {
+            let d = digest.clone();
+            tokio::task::spawn_blocking(move || this.load_blocking(&d, &bytes))
+                .await
+                .map_err(|e| LoadError::Cache(e.to_string()))?
+                .map(Arc::new)
+        })
+        .await
+        .cloned()
+    }
+
+    fn load_blocking(&self, digest: &str, bytes: &[u8]) -> Result<Loaded, LoadError> {
+        let start = Instant::now();
+        let file = self.cache_dir.join(format!(
+            "{}-{:016x}.cwasm",
+            digest.trim_start_matches("sha256:"),
+            self.compat
+        ));
+        let mut cache_hit = false;
+        let component = if file.exists() {
+            // SAFETY: the file was written by `precompile_component` of an engine with the
+            // same compatibility hash (it is in the name), in a directory only we write.
+            match unsafe { Component::deserialize_file(&self.engine, &file) } {
+                Ok(c) => {
+                    cache_hit = true;
+                    Some(c)
+                }
+                Err(e) => {
+                    tracing::warn!(file = %file.display(), error = %e, "discarding unreadable cache entry");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let component = match component {
+            Some(c) => c,
+            None => {
+                let code = self
+                    .engine
+                    .precompile_component(bytes)
+                    .map_err(|e| LoadError::NotAComponent(format!("{e:#}")))?;
+                let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+                std::fs::write(&tmp, &code)
+                    .and_then(|_| std::fs::rename(&tmp, &file))
+                    .map_err(|e| LoadError::Cache(e.to_string()))?;
+                // SAFETY: `code` was produced by this very engine a moment ago.
+                unsafe { Component::deserialize(&self.engine, &code) }
+                    .map_err(|e| LoadError::Cache(format!("{e:#}")))?
+            }
+        };
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::NoEntryPoint(format!("{e:#}")))?;
+        let workload = match ProxyPre::new(pre.clone()) {
+            Ok(p) => Workload::Service(p),
+            Err(_) => Workload::Command(
+                CommandPre::new(pre).map_err(|e| LoadError::NoEntryPoint(format!("{e:#}")))?,
+            ),
+        };
+        Ok(Loaded {
+            digest: digest.to_string(),
+            workload,
+            cache_hit,
+            load_time: start.elapsed(),
+        })
+    }
+}
+
+/// One ticker thread per engine (a ticker per store costs orders of magnitude of
+/// throughput). It holds only a weak handle and ends when the engine is gone.
+fn spawn_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("waci-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}

@@ -1,0 +1,121 @@
+//! The per-instance host state (`Store<Host>`) and how a container's definition becomes a
+//! sandbox: its argv, its env, its stdout/stderr into the logs, its memory cap — and
+//! nothing else (no host env, no files, no sockets).
+
+use super::stdio::LogOutput;
+use crate::logs::{LineSplitter, LogHub};
+use crate::model::Container;
+use crate::store::Stream;
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+pub struct Host {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for Host {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: Default::default(),
+        }
+    }
+}
+
+/// What every instance of one container is started with; built once per container start.
+pub struct Sandbox {
+    pub group_id: i64,
+    pub container: Arc<str>,
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    memory_cap: usize,
+    logs: Arc<LogHub>,
+}
+
+impl Sandbox {
+    pub fn new(group_id: i64, c: &Container, logs: Arc<LogHub>) -> Sandbox {
+        let argv = if c.command.is_empty() {
+            vec![c.name.clone()]
+        } else {
+            c.command.clone()
+        };
+        let env = c
+            .env
+            .iter()
+            .map(|e| {
+                (
+                    e.name.clone(),
+                    e.secure_value
+                        .clone()
+                        .or_else(|| e.value.clone())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        let memory_cap = usize::try_from(c.memory_cap_bytes()).unwrap_or(usize::MAX);
+        Sandbox {
+            group_id,
+            container: c.name.as_str().into(),
+            argv,
+            env,
+            memory_cap,
+            logs,
+        }
+    }
+
+    /// A fresh store for one instance, with its memory cap and an epoch deadline that makes
+    /// the guest yield every tick (with epoch interruption on, no deadline means an
+    /// immediate trap).
+    pub fn store(&self, engine: &Engine) -> Store<Host> {
+        let out = |stream| {
+            LogOutput::new(LineSplitter::new(
+                self.logs.clone(),
+                self.group_id,
+                self.container.clone(),
+                stream,
+            ))
+        };
+        let wasi = WasiCtx::builder()
+            .args(&self.argv)
+            .envs(&self.env)
+            .stdout(out(Stream::Stdout))
+            .stderr(out(Stream::Stderr))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.memory_cap)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store = Store::new(
+            engine,
+            Host {
+                wasi,
+                http: WasiHttpCtx::new(),
+                table: ResourceTable::new(),
+                limits,
+            },
+        );
+        store.limiter(|h| &mut h.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        store
+    }
+}

@@ -1,0 +1,122 @@
+//! `waci serve`: opens the store, starts the runtime and log writer, binds every listener,
+//! resumes the stored groups, writes `endpoints.json`, and shuts down gracefully.
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::logs::LogHub;
+use crate::runtime::engine::Engines;
+use crate::runtime::{Runtime, RuntimeConfig};
+use crate::store::Store;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+/// What a running platform tells its caller once every listener is bound.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub api: SocketAddr,
+    pub token: String,
+}
+
+/// Reads the admin token, creating it (mode 0600) on first start.
+fn admin_token(data_dir: &Path) -> std::io::Result<String> {
+    let path = data_dir.join("token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        let t = t.trim().to_string();
+        if !t.is_empty() {
+            return Ok(t);
+        }
+    }
+    let token: String = {
+        use rand::Rng;
+        let bytes: [u8; 24] = rand::rng().random();
+        hex::encode(bytes)
+    };
+    write_private(&path, token.as_bytes())?;
+    Ok(token)
+}
+
+/// Writes a file atomically with mode 0600.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Runs the platform until `shutdown` resolves. `ready` gets the endpoints once bound.
+pub async fn serve(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(&Endpoints),
+) -> anyhow::Result<()> {
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&config.data_dir)?;
+    }
+    let store = Store::open(&config.data_dir.join("waci.db"))?;
+    let token = admin_token(&config.data_dir)?;
+    let tenant = store.setting("tenant", || uuid::Uuid::new_v4().to_string())?;
+    let logs = LogHub::start(store.clone(), config.max_log_lines);
+    let engines = Engines::new(config.data_dir.join("cache"))?;
+    let runtime = Runtime::new(
+        engines,
+        store.clone(),
+        logs.clone(),
+        RuntimeConfig {
+            request_timeout: config.request_timeout,
+        },
+    );
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {} for the API: {e}", config.listen))?;
+    let api_addr = listener.local_addr()?;
+    let _ = config.api_url.set(format!("http://{api_addr}"));
+
+    // Groups that were running when the platform last stopped start over: they show
+    // Pending until their ports are bound again, never a stale Running.
+    let stored = store.list_groups(None, None)?;
+    for g in stored.into_iter().filter(api::should_resume) {
+        if let Some(g) = store.restart_group(g.id)? {
+            runtime.apply(g);
+        }
+    }
+
+    let endpoints = serde_json::json!({ "api": format!("http://{api_addr}") });
+    write_private(
+        &config.data_dir.join("endpoints.json"),
+        serde_json::to_string_pretty(&endpoints)?.as_bytes(),
+    )?;
+    ready(&Endpoints {
+        api: api_addr,
+        token: token.clone(),
+    });
+
+    let config = Arc::new(config);
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        runtime: runtime.clone(),
+        logs: logs.clone(),
+        config,
+        token,
+        tenant,
+    });
+    axum::serve(listener, api::app(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    runtime.stop_all().await;
+    logs.flush().await;
+    Ok(())
+}

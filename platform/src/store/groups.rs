@@ -1,0 +1,558 @@
+//! Resource groups, container groups, their containers, events and async operations.
+
+use super::{Error, Result, Store};
+use crate::model::{ContainerGroupSpec, ContainerState, Event, GroupState, Scope, now_rfc3339};
+use rusqlite::{OptionalExtension, Row, params};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+#[derive(Debug, Clone)]
+pub struct ResourceGroupRow {
+    pub subscription: String,
+    pub name: String,
+    pub location: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupRow {
+    pub id: i64,
+    pub subscription: String,
+    /// The resource group's name as first written.
+    pub resource_group: String,
+    pub name: String,
+    pub spec: ContainerGroupSpec,
+    pub provisioning_state: String,
+    pub state: GroupState,
+    pub ip: Option<Ipv4Addr>,
+    pub fqdn: Option<String>,
+    pub generation: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContainerRow {
+    pub name: String,
+    pub init: bool,
+    pub restart_count: u32,
+    pub current: ContainerState,
+    pub previous: Option<ContainerState>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub id: String,
+    pub resource_id: String,
+    pub group_id: Option<i64>,
+    pub status: String,
+    pub start_time: String,
+}
+
+pub struct PutOutcome {
+    pub group: GroupRow,
+    pub created: bool,
+}
+
+const GROUP_COLUMNS: &str = "g.id, g.subscription, r.name, g.name, g.spec, g.provisioning_state, g.state, g.ip, g.fqdn, g.generation";
+
+fn group_from_row(r: &Row<'_>) -> rusqlite::Result<(GroupRow, String)> {
+    let spec: String = r.get(4)?;
+    let ip: Option<u32> = r.get(7)?;
+    Ok((
+        GroupRow {
+            id: r.get(0)?,
+            subscription: r.get(1)?,
+            resource_group: r.get(2)?,
+            name: r.get(3)?,
+            spec: ContainerGroupSpec {
+                location: String::new(),
+                tags: Default::default(),
+                os_type: String::new(),
+                restart_policy: crate::model::RestartPolicy::Never,
+                containers: vec![],
+                init_containers: vec![],
+                volumes: vec![],
+                registry_credentials: vec![],
+                ip_address: None,
+            },
+            provisioning_state: r.get(5)?,
+            state: GroupState::parse(&r.get::<_, String>(6)?),
+            ip: ip.map(Ipv4Addr::from),
+            fqdn: r.get(8)?,
+            generation: r.get(9)?,
+        },
+        spec,
+    ))
+}
+
+fn finish(pair: (GroupRow, String)) -> Result<GroupRow> {
+    let (mut g, spec) = pair;
+    g.spec =
+        serde_json::from_str(&spec).map_err(|e| Error::Corrupt(format!("group {}: {e}", g.id)))?;
+    Ok(g)
+}
+
+fn initial_states(spec: &ContainerGroupSpec) -> Vec<(String, bool)> {
+    spec.init_containers
+        .iter()
+        .map(|c| (c.name.clone(), true))
+        .chain(spec.containers.iter().map(|c| (c.name.clone(), false)))
+        .collect()
+}
+
+impl Store {
+    pub fn put_resource_group(
+        &self,
+        sub: &str,
+        name: &str,
+        location: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(ResourceGroupRow, bool)> {
+        let conn = self.lock();
+        let tags_json = serde_json::to_string(tags).unwrap_or_else(|_| "{}".into());
+        let updated = conn.execute(
+            "UPDATE resource_groups SET tags = ?3 WHERE subscription = ?1 AND name_lc = ?2",
+            params![sub, name.to_lowercase(), tags_json],
+        )?;
+        if updated == 0 {
+            conn.execute(
+                "INSERT INTO resource_groups (subscription, name, name_lc, location, tags) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![sub, name, name.to_lowercase(), location, tags_json],
+            )?;
+        }
+        drop(conn);
+        let row = self
+            .resource_group(sub, name)?
+            .ok_or_else(|| Error::Corrupt("resource group vanished".into()))?;
+        Ok((row, updated == 0))
+    }
+
+    pub fn resource_group(&self, sub: &str, name: &str) -> Result<Option<ResourceGroupRow>> {
+        let conn = self.lock();
+        let row = conn
+            .query_row(
+                "SELECT subscription, name, location, tags FROM resource_groups WHERE subscription = ?1 AND name_lc = ?2",
+                params![sub, name.to_lowercase()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?)),
+            )
+            .optional()?;
+        Ok(
+            row.map(|(subscription, name, location, tags)| ResourceGroupRow {
+                subscription,
+                name,
+                location,
+                tags: serde_json::from_str(&tags).unwrap_or_default(),
+            }),
+        )
+    }
+
+    pub fn list_resource_groups(&self, sub: &str) -> Result<Vec<ResourceGroupRow>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare("SELECT name FROM resource_groups WHERE subscription = ?1 ORDER BY name_lc")?;
+        let names: Vec<String> = stmt
+            .query_map(params![sub], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        drop(stmt);
+        drop(conn);
+        names
+            .iter()
+            .filter_map(|n| self.resource_group(sub, n).transpose())
+            .collect()
+    }
+
+    /// Deletes an empty resource group. The caller deletes its container groups first.
+    pub fn delete_resource_group(&self, sub: &str, name: &str) -> Result<bool> {
+        let n = self.lock().execute(
+            "DELETE FROM resource_groups WHERE subscription = ?1 AND name_lc = ?2",
+            params![sub, name.to_lowercase()],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Creates or replaces a container group in one transaction: the resource group (created
+    /// if absent), an IP from `pool` (kept on update), the FQDN (`fqdn(nonce)`, unique), and
+    /// fresh container rows. A taken label or an empty pool changes nothing.
+    pub fn put_group(
+        &self,
+        scope: &Scope,
+        name: &str,
+        spec: &ContainerGroupSpec,
+        pool: (u32, u32),
+        fqdn: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<PutOutcome> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let rg_lc = scope.resource_group.to_lowercase();
+        tx.execute(
+            "INSERT OR IGNORE INTO resource_groups (subscription, name, name_lc, location, tags) VALUES (?1, ?2, ?3, ?4, '{}')",
+            params![scope.subscription, scope.resource_group, rg_lc, spec.location],
+        )?;
+        let existing: Option<(i64, Option<u32>, String)> = tx
+            .query_row(
+                "SELECT id, ip, nonce FROM container_groups WHERE subscription = ?1 AND resource_group_lc = ?2 AND name = ?3",
+                params![scope.subscription, rg_lc, name],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let nonce = existing
+            .as_ref()
+            .map(|e| e.2.clone())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        let fqdn = spec.ip_address.as_ref().and_then(|_| fqdn(&nonce));
+        if let Some(f) = &fqdn {
+            let holder: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT id, name FROM container_groups WHERE fqdn = ?1",
+                    params![f],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((id, group)) = holder
+                && Some(id) != existing.as_ref().map(|e| e.0)
+            {
+                let label = spec
+                    .ip_address
+                    .as_ref()
+                    .and_then(|i| i.dns_name_label.clone())
+                    .unwrap_or_default();
+                return Err(Error::LabelTaken { label, group });
+            }
+        }
+        let ip = match (&spec.ip_address, existing.as_ref().and_then(|e| e.1)) {
+            (None, _) => None,
+            (Some(_), Some(kept)) => Some(kept),
+            (Some(_), None) => Some(allocate_ip(&tx, pool)?),
+        };
+        let spec_json = serde_json::to_string(spec).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let (id, created) = match &existing {
+            Some((id, _, _)) => {
+                tx.execute(
+                    "UPDATE container_groups SET spec = ?2, provisioning_state = 'Pending', state = 'Pending', ip = ?3, fqdn = ?4, generation = generation + 1 WHERE id = ?1",
+                    params![id, spec_json, ip, fqdn],
+                )?;
+                tx.execute("DELETE FROM containers WHERE group_id = ?1", params![id])?;
+                (*id, false)
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO container_groups (subscription, resource_group_lc, name, spec, provisioning_state, state, ip, fqdn, nonce, generation, created)
+                     VALUES (?1, ?2, ?3, ?4, 'Pending', 'Pending', ?5, ?6, ?7, 1, ?8)",
+                    params![scope.subscription, rg_lc, name, spec_json, ip, fqdn, nonce, now_rfc3339()],
+                )?;
+                (tx.last_insert_rowid(), true)
+            }
+        };
+        let waiting =
+            serde_json::to_string(&ContainerState::waiting("Pending")).unwrap_or_default();
+        for (cname, init) in initial_states(spec) {
+            tx.execute(
+                "INSERT INTO containers (group_id, name, init, current_state) VALUES (?1, ?2, ?3, ?4)",
+                params![id, cname, init, waiting],
+            )?;
+        }
+        tx.commit()?;
+        drop(conn);
+        let group = self
+            .group_by_id(id)?
+            .ok_or_else(|| Error::Corrupt("group vanished".into()))?;
+        Ok(PutOutcome { group, created })
+    }
+
+    pub fn group(&self, scope: &Scope, name: &str) -> Result<Option<GroupRow>> {
+        let conn = self.lock();
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM container_groups g JOIN resource_groups r ON r.subscription = g.subscription AND r.name_lc = g.resource_group_lc
+             WHERE g.subscription = ?1 AND g.resource_group_lc = ?2 AND g.name = ?3"
+        );
+        let pair = conn
+            .query_row(
+                &sql,
+                params![
+                    scope.subscription,
+                    scope.resource_group.to_lowercase(),
+                    name
+                ],
+                group_from_row,
+            )
+            .optional()?;
+        pair.map(finish).transpose()
+    }
+
+    pub fn group_by_id(&self, id: i64) -> Result<Option<GroupRow>> {
+        let conn = self.lock();
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM container_groups g JOIN resource_groups r ON r.subscription = g.subscription AND r.name_lc = g.resource_group_lc WHERE g.id = ?1"
+        );
+        let pair = conn
+            .query_row(&sql, params![id], group_from_row)
+            .optional()?;
+        pair.map(finish).transpose()
+    }
+
+    /// Groups of a subscription, optionally of one resource group; `None` lists every group.
+    pub fn list_groups(&self, sub: Option<&str>, rg: Option<&str>) -> Result<Vec<GroupRow>> {
+        let conn = self.lock();
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM container_groups g JOIN resource_groups r ON r.subscription = g.subscription AND r.name_lc = g.resource_group_lc
+             WHERE (?1 IS NULL OR g.subscription = ?1) AND (?2 IS NULL OR g.resource_group_lc = ?2) ORDER BY g.resource_group_lc, g.name"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows: Vec<_> = stmt
+            .query_map(params![sub, rg.map(str::to_lowercase)], group_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.into_iter().map(finish).collect()
+    }
+
+    /// Deletes a group with its containers, events and logs; its IP and FQDN are free at once.
+    pub fn delete_group(&self, id: i64) -> Result<bool> {
+        let conn = self.lock();
+        conn.execute(
+            "UPDATE operations SET group_id = NULL WHERE group_id = ?1",
+            params![id],
+        )?;
+        Ok(conn.execute("DELETE FROM container_groups WHERE id = ?1", params![id])? > 0)
+    }
+
+    /// The `set_*` methods below change a group only while it is at `generation`, so a
+    /// superseded supervisor cannot overwrite its successor's state.
+    pub fn set_provisioning_state(&self, id: i64, generation: i64, state: &str) -> Result<()> {
+        self.lock().execute(
+            "UPDATE container_groups SET provisioning_state = ?3 WHERE id = ?1 AND generation = ?2",
+            params![id, generation, state],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_group_state(&self, id: i64, generation: i64, state: GroupState) -> Result<()> {
+        self.lock().execute(
+            "UPDATE container_groups SET state = ?3 WHERE id = ?1 AND generation = ?2",
+            params![id, generation, state.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces a group's tags (PATCH); nothing else changes and nothing restarts.
+    pub fn set_tags(&self, id: i64, tags: &BTreeMap<String, String>) -> Result<()> {
+        let tags = serde_json::to_string(tags).map_err(|e| Error::Corrupt(e.to_string()))?;
+        self.lock().execute(
+            "UPDATE container_groups SET spec = json_set(spec, '$.tags', json(?2)) WHERE id = ?1",
+            params![id, tags],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a group stopped by the user: state `Stopped`, every container terminated.
+    pub fn mark_stopped(&self, id: i64) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute("UPDATE container_groups SET state = 'Stopped', generation = generation + 1 WHERE id = ?1", params![id])?;
+        let stopped = ContainerState {
+            state: "Terminated".into(),
+            finish_time: Some(now_rfc3339()),
+            detail_status: Some("Stopped".into()),
+            ..Default::default()
+        };
+        let stopped = serde_json::to_string(&stopped).map_err(|e| Error::Corrupt(e.to_string()))?;
+        tx.execute(
+            "UPDATE containers SET previous_state = current_state, current_state = ?2 WHERE group_id = ?1 AND json_extract(current_state, '$.state') != 'Terminated'",
+            params![id, stopped],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Starts a group over (start, restart): a new generation, containers waiting again
+    /// (restart counts kept), provisioning pending.
+    pub fn restart_group(&self, id: i64) -> Result<Option<GroupRow>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE container_groups SET generation = generation + 1, provisioning_state = 'Pending', state = 'Pending' WHERE id = ?1",
+            params![id],
+        )?;
+        let waiting =
+            serde_json::to_string(&ContainerState::waiting("Pending")).unwrap_or_default();
+        tx.execute("UPDATE containers SET previous_state = current_state, current_state = ?2 WHERE group_id = ?1", params![id, waiting])?;
+        tx.commit()?;
+        drop(conn);
+        self.group_by_id(id)
+    }
+
+    pub fn containers(&self, group_id: i64) -> Result<Vec<ContainerRow>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT name, init, restart_count, current_state, previous_state FROM containers WHERE group_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt
+            .query_map(params![group_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(name, init, restart_count, cur, prev)| {
+                let current =
+                    serde_json::from_str(&cur).map_err(|e| Error::Corrupt(e.to_string()))?;
+                let previous = prev
+                    .map(|p| serde_json::from_str(&p))
+                    .transpose()
+                    .map_err(|e| Error::Corrupt(e.to_string()))?;
+                Ok(ContainerRow {
+                    name,
+                    init,
+                    restart_count,
+                    current,
+                    previous,
+                })
+            })
+            .collect()
+    }
+
+    /// Moves a container to `current`; the old current state becomes `previous` when the
+    /// state name changes (as ACI's instance view shows it).
+    pub fn set_container_state(
+        &self,
+        group_id: i64,
+        generation: i64,
+        container: &str,
+        current: &ContainerState,
+        restarted: bool,
+    ) -> Result<()> {
+        let conn = self.lock();
+        let cur = serde_json::to_string(current).map_err(|e| Error::Corrupt(e.to_string()))?;
+        conn.execute(
+            "UPDATE containers SET
+                previous_state = CASE WHEN json_extract(current_state, '$.state') != ?3 THEN current_state ELSE previous_state END,
+                current_state = ?4,
+                restart_count = restart_count + ?5
+             WHERE group_id = ?1 AND name = ?2
+               AND EXISTS (SELECT 1 FROM container_groups WHERE id = ?1 AND generation = ?6)",
+            params![group_id, container, current.state, cur, restarted as i64, generation],
+        )?;
+        Ok(())
+    }
+
+    /// Records an event; a repeat of the newest one (same container, name and message) counts
+    /// up instead of adding a row, as ACI does.
+    pub fn add_event(
+        &self,
+        group_id: i64,
+        container: Option<&str>,
+        name: &str,
+        message: &str,
+        kind: &str,
+    ) -> Result<()> {
+        let conn = self.lock();
+        let now = now_rfc3339();
+        let last: Option<(i64, String, String)> = conn
+            .query_row(
+                "SELECT id, name, message FROM events WHERE group_id = ?1 AND container IS ?2 ORDER BY id DESC LIMIT 1",
+                params![group_id, container],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        match last {
+            Some((id, n, m)) if n == name && m == message => {
+                conn.execute(
+                    "UPDATE events SET count = count + 1, last_ts = ?2 WHERE id = ?1",
+                    params![id, now],
+                )?;
+            }
+            _ => {
+                conn.execute(
+                    "INSERT INTO events (group_id, container, name, message, type, count, first_ts, last_ts) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6)",
+                    params![group_id, container, name, message, kind, now],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Events of a group: `(container, event)`, container `None` for group events.
+    pub fn events(&self, group_id: i64) -> Result<Vec<(Option<String>, Event)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT container, name, message, type, count, first_ts, last_ts FROM events WHERE group_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map(params![group_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    Event {
+                        name: r.get(1)?,
+                        message: r.get(2)?,
+                        kind: r.get(3)?,
+                        count: r.get(4)?,
+                        first_timestamp: r.get(5)?,
+                        last_timestamp: r.get(6)?,
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    pub fn create_operation(
+        &self,
+        id: &str,
+        sub: &str,
+        resource_id: &str,
+        group_id: Option<i64>,
+        status: &str,
+    ) -> Result<()> {
+        let now = now_rfc3339();
+        let end = (status != "InProgress").then(|| now.clone());
+        self.lock().execute(
+            "INSERT INTO operations (id, subscription, resource_id, group_id, status, start_time, end_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![id, sub, resource_id, group_id, status, now, end],
+        )?;
+        Ok(())
+    }
+
+    /// Ends every operation in progress on `group_id` with `status`.
+    pub fn finish_operations(&self, group_id: i64, status: &str) -> Result<()> {
+        self.lock().execute(
+            "UPDATE operations SET status = ?2, end_time = ?3 WHERE group_id = ?1 AND status = 'InProgress'",
+            params![group_id, status, now_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    pub fn operation(&self, sub: &str, id: &str) -> Result<Option<Operation>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT id, resource_id, group_id, status, start_time FROM operations WHERE subscription = ?1 AND id = ?2",
+                params![sub, id],
+                |r| Ok(Operation { id: r.get(0)?, resource_id: r.get(1)?, group_id: r.get(2)?, status: r.get(3)?, start_time: r.get(4)? }),
+            )
+            .optional()?)
+    }
+}
+
+/// The lowest free address of `pool` (inclusive bounds, as u32).
+fn allocate_ip(tx: &rusqlite::Transaction<'_>, (first, last): (u32, u32)) -> Result<u32> {
+    let first_taken: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM container_groups WHERE ip = ?1)",
+        params![first],
+        |r| r.get(0),
+    )?;
+    if !first_taken {
+        return Ok(first);
+    }
+    let gap: Option<u32> = tx
+        .query_row(
+            "SELECT g.ip + 1 FROM container_groups g
+             WHERE g.ip >= ?1 AND g.ip < ?2 AND NOT EXISTS (SELECT 1 FROM container_groups h WHERE h.ip = g.ip + 1)
+             ORDER BY g.ip LIMIT 1",
+            params![first, last],
+            |r| r.get(0),
+        )
+        .optional()?;
+    gap.ok_or(Error::PoolExhausted)
+}

@@ -1,0 +1,165 @@
+//! Container logs: every line a guest writes, with its time and stream, bounded per
+//! container (oldest dropped first, the drop counted).
+
+use super::{Result, Store};
+use rusqlite::params;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+    /// Lines the platform writes into a container's log (a restart marker, a drop notice).
+    System,
+}
+
+impl Stream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+            Stream::System => "system",
+        }
+    }
+    fn parse(s: &str) -> Stream {
+        match s {
+            "stdout" => Stream::Stdout,
+            "stderr" => Stream::Stderr,
+            _ => Stream::System,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    /// Row id: increasing, so a follower resumes after the last id it saw. 0 before storing.
+    pub id: i64,
+    pub group_id: i64,
+    pub container: String,
+    pub ts: String,
+    pub stream: Stream,
+    pub line: String,
+}
+
+impl Store {
+    /// Stores a batch of lines in one transaction and trims each container touched to
+    /// `max_lines`. Lines of groups deleted meanwhile are skipped.
+    pub fn append_logs(&self, lines: &[LogLine], max_lines: u64) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut added: BTreeMap<(i64, &str), u64> = BTreeMap::new();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO logs (group_id, container, ts, stream, line)
+                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM container_groups WHERE id = ?1)",
+            )?;
+            for l in lines {
+                if insert.execute(params![
+                    l.group_id,
+                    l.container,
+                    l.ts,
+                    l.stream.as_str(),
+                    l.line
+                ])? > 0
+                {
+                    *added.entry((l.group_id, l.container.as_str())).or_default() += 1;
+                }
+            }
+        }
+        for ((group_id, container), n) in added {
+            tx.execute(
+                "INSERT INTO log_counts (group_id, container, lines, dropped) VALUES (?1, ?2, ?3, 0)
+                 ON CONFLICT (group_id, container) DO UPDATE SET lines = lines + ?3",
+                params![group_id, container, n],
+            )?;
+            let total: u64 = tx.query_row(
+                "SELECT lines FROM log_counts WHERE group_id = ?1 AND container = ?2",
+                params![group_id, container],
+                |r| r.get(0),
+            )?;
+            if total > max_lines {
+                let excess = total - max_lines;
+                tx.execute(
+                    "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE group_id = ?1 AND container = ?2 ORDER BY id LIMIT ?3)",
+                    params![group_id, container, excess],
+                )?;
+                tx.execute(
+                    "UPDATE log_counts SET lines = lines - ?3, dropped = dropped + ?3 WHERE group_id = ?1 AND container = ?2",
+                    params![group_id, container, excess],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The last `tail` lines (all when `None`) of a container, oldest first.
+    pub fn logs(
+        &self,
+        group_id: i64,
+        container: &str,
+        tail: Option<usize>,
+    ) -> Result<Vec<LogLine>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, ts, stream, line FROM (
+                SELECT id, ts, stream, line FROM logs WHERE group_id = ?1 AND container = ?2 ORDER BY id DESC LIMIT ?3
+             ) ORDER BY id",
+        )?;
+        let limit = tail.map(|t| t as i64).unwrap_or(-1);
+        let rows = stmt
+            .query_map(params![group_id, container, limit], |r| {
+                Ok(LogLine {
+                    id: r.get(0)?,
+                    group_id,
+                    container: container.to_string(),
+                    ts: r.get(1)?,
+                    stream: Stream::parse(&r.get::<_, String>(2)?),
+                    line: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Lines stored after row `after_id`, oldest first, at most `limit`.
+    pub fn logs_after(
+        &self,
+        group_id: i64,
+        container: &str,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<LogLine>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, ts, stream, line FROM logs WHERE group_id = ?1 AND container = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+        )?;
+        let rows = stmt
+            .query_map(params![group_id, container, after_id, limit as i64], |r| {
+                Ok(LogLine {
+                    id: r.get(0)?,
+                    group_id,
+                    container: container.to_string(),
+                    ts: r.get(1)?,
+                    stream: Stream::parse(&r.get::<_, String>(2)?),
+                    line: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// `(lines kept, lines dropped)` for a container.
+    pub fn log_counts(&self, group_id: i64, container: &str) -> Result<(u64, u64)> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT lines, dropped FROM log_counts WHERE group_id = ?1 AND container = ?2",
+                params![group_id, container],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or((0, 0)))
+    }
+}

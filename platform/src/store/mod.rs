@@ -1,0 +1,108 @@
+//! The store: SQLite in the data dir, the platform's truth (DESIGN.md §7).
+//!
+//! Only this module writes SQL. Every method is synchronous and short; async callers go
+//! through [`Store::run`], which moves the work to a blocking thread. A multi-statement
+//! change is one transaction, so a crash never leaves a group half-made.
+//! This module knows the domain types but nothing of HTTP or wasmtime.
+
+mod groups;
+mod logs;
+
+pub use groups::{ContainerRow, GroupRow, Operation, PutOutcome, ResourceGroupRow};
+pub use logs::{LogLine, Stream};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error(
+        "The DNS name label '{label}' in container group '{group}' not available. Try using a different label."
+    )]
+    LabelTaken { label: String, group: String },
+    #[error("the IP address pool is exhausted: every address is in use")]
+    PoolExhausted,
+    #[error("could not open the database: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A cheap handle; clones share one connection behind a mutex (SQLite serialises writers
+/// anyway, and one connection keeps the statement cache warm).
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating, mode 0600) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .mode(0o600)
+                .open(path)?;
+        }
+        let conn = Connection::open(path)?;
+        // WAL with synchronous=FULL: an acknowledged PUT survives power loss, not only a crash.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(include_str!("schema.sql"))?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves a connection whose transaction SQLite has
+        // already rolled back; it is safe to go on using it.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on a blocking thread: SQLite must never run on the reactor.
+    pub async fn run<R: Send + 'static>(&self, f: impl FnOnce(&Store) -> R + Send + 'static) -> R {
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(r) => r,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// A value from the settings table, created with `init` the first time it is asked for.
+    pub fn setting(&self, key: &str, init: impl FnOnce() -> String) -> Result<String> {
+        let conn = self.lock();
+        if let Some(v) = conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()?
+        {
+            return Ok(v);
+        }
+        let v = init();
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)",
+            params![key, v],
+        )?;
+        Ok(v)
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self
+            .lock()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}

@@ -1,0 +1,76 @@
+-- The platform's truth. Every table is keyed so that a crash between two statements of
+-- one transaction leaves nothing half-made (SQLite rolls the transaction back).
+CREATE TABLE IF NOT EXISTS settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS resource_groups (
+    subscription TEXT NOT NULL,
+    name         TEXT NOT NULL,             -- as the user first wrote it
+    name_lc      TEXT NOT NULL,             -- ARM names are case-insensitive
+    location     TEXT NOT NULL,
+    tags         TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (subscription, name_lc)
+);
+CREATE TABLE IF NOT EXISTS container_groups (
+    id                 INTEGER PRIMARY KEY,
+    subscription       TEXT NOT NULL,
+    resource_group_lc  TEXT NOT NULL,
+    name               TEXT NOT NULL,
+    spec               TEXT NOT NULL,       -- model::ContainerGroupSpec as JSON, secrets included
+    provisioning_state TEXT NOT NULL,
+    state              TEXT NOT NULL,       -- instanceView.state
+    ip                 INTEGER UNIQUE,      -- IPv4 as u32; NULL without ipAddress
+    fqdn               TEXT UNIQUE,         -- NULL without dnsNameLabel
+    nonce              TEXT NOT NULL,       -- random value hashed into Noreuse FQDNs
+    generation         INTEGER NOT NULL,    -- bumped by every PUT; the runtime restarts on change
+    created            TEXT NOT NULL,
+    UNIQUE (subscription, resource_group_lc, name),
+    FOREIGN KEY (subscription, resource_group_lc) REFERENCES resource_groups (subscription, name_lc)
+);
+CREATE TABLE IF NOT EXISTS containers (
+    group_id      INTEGER NOT NULL REFERENCES container_groups (id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    init          INTEGER NOT NULL,
+    restart_count INTEGER NOT NULL DEFAULT 0,
+    current_state TEXT NOT NULL,
+    previous_state TEXT,
+    PRIMARY KEY (group_id, name)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id        INTEGER PRIMARY KEY,
+    group_id  INTEGER NOT NULL REFERENCES container_groups (id) ON DELETE CASCADE,
+    container TEXT,                          -- NULL for a group event
+    name      TEXT NOT NULL,
+    message   TEXT NOT NULL,
+    type      TEXT NOT NULL,
+    count     INTEGER NOT NULL,
+    first_ts  TEXT NOT NULL,
+    last_ts   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_group ON events (group_id, id);
+CREATE TABLE IF NOT EXISTS logs (
+    id        INTEGER PRIMARY KEY,
+    group_id  INTEGER NOT NULL REFERENCES container_groups (id) ON DELETE CASCADE,
+    container TEXT NOT NULL,
+    ts        TEXT NOT NULL,
+    stream    TEXT NOT NULL,                 -- stdout | stderr | system
+    line      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_by_container ON logs (group_id, container, id);
+CREATE TABLE IF NOT EXISTS log_counts (
+    group_id  INTEGER NOT NULL REFERENCES container_groups (id) ON DELETE CASCADE,
+    container TEXT NOT NULL,
+    lines     INTEGER NOT NULL,
+    dropped   INTEGER NOT NULL,
+    PRIMARY KEY (group_id, container)
+);
+CREATE TABLE IF NOT EXISTS operations (
+    id           TEXT PRIMARY KEY,
+    subscription TEXT NOT NULL,
+    resource_id  TEXT NOT NULL,
+    group_id     INTEGER,                    -- NULL once the group is gone
+    status       TEXT NOT NULL,              -- InProgress | Succeeded | Failed
+    start_time   TEXT NOT NULL,
+    end_time     TEXT
+);

@@ -1,0 +1,339 @@
+//! `TestPlatform`: the real `waci serve` binary, started on port 0 in a temp dir, and the
+//! few helpers a test needs to act as a user would (ARM requests, waiting for a state,
+//! killing and restarting the platform).
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const API_VERSION: &str = "2025-09-01";
+pub const SUB: &str = "00000000-0000-0000-0000-000000000001";
+
+/// Each platform of a test run gets a /24 of its own inside 127.77.0.0/16, so tests running
+/// side by side can all bind port 80.
+static NEXT_POOL: AtomicU32 = AtomicU32::new(0);
+
+/// The `waci` binary under test: `WACI_BIN`, else `waci-under-test`, which cargo builds
+/// from the same entry point beside this test's own executable.
+pub fn waci_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("WACI_BIN") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/waci-under-test
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("waci-under-test");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
+
+/// Where the guests built by the platform's build script live (for file-path images).
+pub fn guest(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let build = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("build");
+    let mut found = None;
+    for entry in std::fs::read_dir(&build)
+        .expect("target/<profile>/build")
+        .flatten()
+    {
+        let p = entry.path().join("out/guests").join(format!("{name}.wasm"));
+        if p.exists() {
+            let newer = found
+                .as_ref()
+                .map(|f: &PathBuf| mtime(&p) > mtime(f))
+                .unwrap_or(true);
+            if newer {
+                found = Some(p);
+            }
+        }
+    }
+    found.unwrap_or_else(|| panic!("guest {name} was not built"))
+}
+
+fn mtime(p: &Path) -> std::time::SystemTime {
+    std::fs::metadata(p)
+        .and_then(|m| m.modified())
+        .unwrap_or(std::time::UNIX_EPOCH)
+}
+
+pub struct TestPlatform {
+    pub data_dir: tempfile::TempDir,
+    pub pool: String,
+    child: Option<Child>,
+    pub api: String,
+    pub token: String,
+    pub http: reqwest::Client,
+    extra_args: Vec<String>,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestPlatform {
+    pub async fn start() -> TestPlatform {
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(extra_args: &[&str]) -> TestPlatform {
+        let n = NEXT_POOL.fetch_add(1, Ordering::Relaxed);
+        let third = 1 + (std::process::id() % 10 * 25 + n) % 254;
+        let mut p = TestPlatform {
+            data_dir: tempfile::tempdir().expect("temp dir"),
+            pool: format!("127.77.{third}.0/24"),
+            child: None,
+            api: String::new(),
+            token: String::new(),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("http client"),
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+        };
+        p.launch().await;
+        p
+    }
+
+    async fn launch(&mut self) {
+        let endpoints = self.data_dir.path().join("endpoints.json");
+        let _ = std::fs::remove_file(&endpoints);
+        let mut cmd = Command::new(waci_bin());
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--front-door-listen",
+                "127.0.0.1:0",
+                "--dns-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--ip-pool", &self.pool])
+            .args(&self.extra_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("starting waci serve");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let api = loop {
+            if let Ok(text) = std::fs::read_to_string(&endpoints) {
+                let v: Value = serde_json::from_str(&text).expect("endpoints.json is JSON");
+                break v["api"]
+                    .as_str()
+                    .expect("endpoints.json names the api")
+                    .to_string();
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("waci serve exited early with {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waci serve did not write endpoints.json within 120 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        self.api = api;
+        self.token = std::fs::read_to_string(self.data_dir.path().join("token"))
+            .expect("token file")
+            .trim()
+            .to_string();
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the platform again on the same data dir.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.launch().await;
+    }
+
+    pub fn group_path(rg: &str, name: &str) -> String {
+        format!(
+            "/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}"
+        )
+    }
+
+    /// Sends a request with the admin token and `api-version` added.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = format!("{}{path}{sep}api-version={API_VERSION}", self.api);
+        self.raw(method, &url, Some(&self.token), body.map(|b| b.to_string()))
+            .await
+    }
+
+    /// Sends exactly what it is given.
+    pub async fn raw(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> Reply {
+        let mut req = self.http.request(method.parse().expect("method"), url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn put_group(&self, rg: &str, name: &str, body: Value) -> Reply {
+        self.call("PUT", &Self::group_path(rg, name), Some(body))
+            .await
+    }
+
+    pub async fn get_group(&self, rg: &str, name: &str) -> Reply {
+        self.call("GET", &Self::group_path(rg, name), None).await
+    }
+
+    /// Polls the group until `pred` holds; panics with the last body after `timeout`.
+    pub async fn wait_for(
+        &self,
+        rg: &str,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let r = self.get_group(rg, name).await;
+            if r.status == 200 && pred(&r.body) {
+                return r.body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "group {rg}/{name} did not become {what} within {timeout:?}; last answer {}: {}",
+                r.status,
+                r.text
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits for `instanceView.state == state`.
+    pub async fn wait_for_state(&self, rg: &str, name: &str, state: &str) -> Value {
+        self.wait_for(rg, name, state, Duration::from_secs(60), |b| {
+            b["properties"]["instanceView"]["state"] == state
+        })
+        .await
+    }
+
+    /// A container's log content.
+    pub async fn logs(&self, rg: &str, name: &str, container: &str) -> String {
+        let r = self
+            .call(
+                "GET",
+                &format!("{}/containers/{container}/logs", Self::group_path(rg, name)),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "logs: {}", r.text);
+        r.body["content"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Polls the logs until they contain `needle`.
+    pub async fn wait_for_log(
+        &self,
+        rg: &str,
+        name: &str,
+        container: &str,
+        needle: &str,
+    ) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let logs = self.logs(rg, name, container).await;
+            if logs.contains(needle) {
+                return logs;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "logs of {name}/{container} never showed {needle:?}; they were:\n{logs}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+impl Drop for TestPlatform {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A one-container group body.
+pub fn group_body(image: &str, ports: &[u16], restart_policy: &str, command: &[&str]) -> Value {
+    let ports_json: Vec<Value> = ports
+        .iter()
+        .map(|p| json!({"protocol": "TCP", "port": p}))
+        .collect();
+    let mut props = json!({
+        "osType": "Linux",
+        "restartPolicy": restart_policy,
+        "containers": [{"name": "main", "properties": {
+            "image": image,
+            "command": command,
+            "ports": ports_json,
+            "resources": {"requests": {"cpu": 1.0, "memoryInGB": 0.5}}
+        }}]
+    });
+    if !ports.is_empty() {
+        props["ipAddress"] = json!({"type": "Public", "ports": ports_json});
+    }
+    json!({"location": "local", "properties": props})
+}
+
+/// A plain HTTP GET to a group's address.
+pub async fn http_get(url: &str) -> Result<(u16, String), String> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = client
+        .get(url)
+        .header("user-agent", "waci-tests/1")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.text().await.map_err(|e| e.to_string())?))
+}
