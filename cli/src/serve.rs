@@ -76,6 +76,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             println!("waci is serving");
             println!("  API:       http://{}", ep.api);
             println!("  portal:    http://{}/?token={}", ep.api, ep.token);
+            println!(
+                "  front door: http://{}  (open http://<fqdn>:{}/)",
+                ep.front_door,
+                ep.front_door.port()
+            );
+            println!("  DNS:       {} (UDP and TCP)", ep.dns);
             println!("  data dir:  {}", data_dir.display());
             println!("  endpoints: {}", data_dir.join("endpoints.json").display());
         },

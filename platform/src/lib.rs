@@ -5,11 +5,17 @@
 //! - [`images`]: image references to component bytes and digests.
 //! - [`runtime`]: wasmtime; supervisors that make running groups match the store.
 //! - [`logs`]: guest output into the store, and followers woken as it lands.
+//! - [`directory`]: published FQDNs → groups, read by [`dns`] and [`frontdoor`].
+//! - [`dns`]: the embedded authoritative DNS server (hickory).
+//! - [`frontdoor`]: HTTP by `Host` to a group's first port, in-process.
 //! - [`api`]: the ARM-shaped control API (axum).
 //! - [`config`], [`server`]: settings and the `serve` entry point.
 
 pub mod api;
 pub mod config;
+pub mod directory;
+pub mod dns;
+pub mod frontdoor;
 pub mod images;
 pub mod logs;
 pub mod model;

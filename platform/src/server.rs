@@ -3,6 +3,9 @@
 
 use crate::api::{self, AppState};
 use crate::config::Config;
+use crate::directory::Directory;
+use crate::dns::{self, DnsHandler};
+use crate::frontdoor;
 use crate::logs::LogHub;
 use crate::runtime::engine::Engines;
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -11,11 +14,14 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 /// What a running platform tells its caller once every listener is bound.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     pub api: SocketAddr,
+    pub front_door: SocketAddr,
+    pub dns: SocketAddr,
     pub token: String,
 }
 
@@ -84,29 +90,68 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("cannot listen on {} for the API: {e}", config.listen))?;
     let api_addr = listener.local_addr()?;
     let _ = config.api_url.set(format!("http://{api_addr}"));
+    let front_listener = tokio::net::TcpListener::bind(config.front_door_listen)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {} for the front door: {e}",
+                config.front_door_listen
+            )
+        })?;
+    let front_addr = front_listener.local_addr()?;
+
+    // Every stored name is published before anything answers.
+    let directory = Arc::new(Directory::default());
+    let stored = store.list_groups(None, None)?;
+    for g in &stored {
+        directory.publish(g.id, g.fqdn.as_deref(), g.ip);
+    }
+    let handler = DnsHandler::new(&config.zone, directory.clone(), config.dns_listen.ip())?;
+    let (dns_addr, mut dns_server) = dns::start(config.dns_listen, handler).await?;
 
     // Groups that were running when the platform last stopped start over: they show
     // Pending until their ports are bound again, never a stale Running.
-    let stored = store.list_groups(None, None)?;
     for g in stored.into_iter().filter(api::should_resume) {
         if let Some(g) = store.restart_group(g.id)? {
             runtime.apply(g);
         }
     }
 
-    let endpoints = serde_json::json!({ "api": format!("http://{api_addr}") });
+    let stop = CancellationToken::new();
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            shutdown.await;
+            stop.cancel();
+        }
+    });
+    let front = tokio::spawn(frontdoor::serve(
+        front_listener,
+        directory.clone(),
+        runtime.clone(),
+        stop.clone(),
+    ));
+
+    let endpoints = serde_json::json!({
+        "api": format!("http://{api_addr}"),
+        "front_door": format!("http://{front_addr}"),
+        "dns": dns_addr.to_string(),
+    });
     write_private(
         &config.data_dir.join("endpoints.json"),
         serde_json::to_string_pretty(&endpoints)?.as_bytes(),
     )?;
     ready(&Endpoints {
         api: api_addr,
+        front_door: front_addr,
+        dns: dns_addr,
         token: token.clone(),
     });
 
     let config = Arc::new(config);
     let state = Arc::new(AppState {
         store: store.clone(),
+        directory,
         runtime: runtime.clone(),
         logs: logs.clone(),
         config,
@@ -114,8 +159,10 @@ pub async fn serve(
         tenant,
     });
     axum::serve(listener, api::app(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(stop.clone().cancelled_owned())
         .await?;
+    let _ = front.await;
+    let _ = dns_server.shutdown_gracefully().await;
     runtime.stop_all().await;
     logs.flush().await;
     Ok(())

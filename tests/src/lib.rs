@@ -74,6 +74,10 @@ pub struct TestPlatform {
     pub pool: String,
     child: Option<Child>,
     pub api: String,
+    /// `http://127.0.0.1:<port>` of the front door.
+    pub front_door: String,
+    /// UDP and TCP address of the DNS server.
+    pub dns: std::net::SocketAddr,
     pub token: String,
     pub http: reqwest::Client,
     extra_args: Vec<String>,
@@ -99,6 +103,8 @@ impl TestPlatform {
             pool: format!("127.77.{third}.0/24"),
             child: None,
             api: String::new(),
+            front_door: String::new(),
+            dns: "127.0.0.1:0".parse().expect("address"),
             token: String::new(),
             http: reqwest::Client::builder()
                 .no_proxy()
@@ -131,13 +137,9 @@ impl TestPlatform {
             .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("starting waci serve");
         let deadline = Instant::now() + Duration::from_secs(120);
-        let api = loop {
+        let v = loop {
             if let Ok(text) = std::fs::read_to_string(&endpoints) {
-                let v: Value = serde_json::from_str(&text).expect("endpoints.json is JSON");
-                break v["api"]
-                    .as_str()
-                    .expect("endpoints.json names the api")
-                    .to_string();
+                break serde_json::from_str::<Value>(&text).expect("endpoints.json is JSON");
             }
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("waci serve exited early with {status}");
@@ -148,7 +150,18 @@ impl TestPlatform {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        self.api = api;
+        self.api = v["api"]
+            .as_str()
+            .expect("endpoints.json names the api")
+            .to_string();
+        self.front_door = v["front_door"]
+            .as_str()
+            .expect("endpoints.json names the front door")
+            .to_string();
+        self.dns = v["dns"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("endpoints.json names the DNS server");
         self.token = std::fs::read_to_string(self.data_dir.path().join("token"))
             .expect("token file")
             .trim()
@@ -171,8 +184,12 @@ impl TestPlatform {
     }
 
     pub fn group_path(rg: &str, name: &str) -> String {
+        Self::group_path_in(SUB, rg, name)
+    }
+
+    pub fn group_path_in(sub: &str, rg: &str, name: &str) -> String {
         format!(
-            "/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}"
+            "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}"
         )
     }
 
@@ -336,4 +353,90 @@ pub async fn http_get(url: &str) -> Result<(u16, String), String> {
         .map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
     Ok((status, resp.text().await.map_err(|e| e.to_string())?))
+}
+
+pub mod dns {
+    //! A small DNS client over the real wire format (hickory-proto), UDP or TCP.
+
+    use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+    use hickory_proto::rr::{Name, RData, RecordType};
+    use std::net::{Ipv4Addr, SocketAddr};
+    use std::str::FromStr;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[derive(Debug)]
+    pub struct Answer {
+        pub rcode: ResponseCode,
+        pub authoritative: bool,
+        pub a: Vec<Ipv4Addr>,
+        pub answer_types: Vec<RecordType>,
+        pub authority_types: Vec<RecordType>,
+    }
+
+    fn query(name: &str, rtype: RecordType) -> Vec<u8> {
+        let mut msg = Message::new(rand_id(), MessageType::Query, OpCode::Query);
+        msg.add_query(Query::query(
+            Name::from_str(name).expect("a DNS name"),
+            rtype,
+        ));
+        msg.to_vec().expect("encodes")
+    }
+
+    fn rand_id() -> u16 {
+        (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos()
+            & 0xffff) as u16
+    }
+
+    fn answer(bytes: &[u8]) -> Answer {
+        let msg = Message::from_vec(bytes).expect("a DNS response");
+        Answer {
+            rcode: msg.metadata.response_code,
+            authoritative: msg.metadata.authoritative,
+            a: msg
+                .answers
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::A(a) => Some(a.0),
+                    _ => None,
+                })
+                .collect(),
+            answer_types: msg.answers.iter().map(|r| r.record_type()).collect(),
+            authority_types: msg.authorities.iter().map(|r| r.record_type()).collect(),
+        }
+    }
+
+    pub async fn udp(server: SocketAddr, name: &str, rtype: RecordType) -> Answer {
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("udp socket");
+        sock.send_to(&query(name, rtype), server)
+            .await
+            .expect("send");
+        let mut buf = vec![0u8; 4096];
+        let (n, _) =
+            tokio::time::timeout(std::time::Duration::from_secs(5), sock.recv_from(&mut buf))
+                .await
+                .expect("a DNS answer within 5 s")
+                .expect("recv");
+        answer(&buf[..n])
+    }
+
+    pub async fn tcp(server: SocketAddr, name: &str, rtype: RecordType) -> Answer {
+        let mut s = tokio::net::TcpStream::connect(server)
+            .await
+            .expect("tcp connect");
+        let q = query(name, rtype);
+        s.write_all(&(q.len() as u16).to_be_bytes())
+            .await
+            .expect("write");
+        s.write_all(&q).await.expect("write");
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).await.expect("length");
+        let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+        s.read_exact(&mut buf).await.expect("message");
+        answer(&buf)
+    }
 }

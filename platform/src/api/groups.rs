@@ -114,6 +114,7 @@ pub async fn delete_resource_group(
     for g in groups {
         app.runtime.stop(g.id).await;
         app.store.run(move |s| s.delete_group(g.id)).await?;
+        app.directory.withdraw(g.id);
     }
     let existed = app
         .store
@@ -218,6 +219,11 @@ pub async fn put_group(
             Ok::<_, crate::store::Error>(out)
         })
         .await?;
+    app.directory.publish(
+        outcome.group.id,
+        outcome.group.fqdn.as_deref(),
+        outcome.group.ip,
+    );
     app.runtime.apply(outcome.group.clone());
     let body = full_view(&app, &outcome.group).await?;
     let status = if outcome.created {
@@ -270,6 +276,7 @@ pub async fn delete_group(
     app.runtime.stop(g.id).await;
     let id = g.id;
     app.store.run(move |s| s.delete_group(id)).await?;
+    app.directory.withdraw(id);
     body["properties"]["provisioningState"] = json!("Deleting");
     Ok((StatusCode::OK, Json(body)).into_response())
 }

@@ -42,6 +42,8 @@ pub const API_VERSIONS: &[&str] = &[
 
 pub struct AppState {
     pub store: Store,
+    /// Published names: written right after the store commits (DNS, front door read it).
+    pub directory: Arc<crate::directory::Directory>,
     pub runtime: Arc<Runtime>,
     pub logs: Arc<LogHub>,
     pub config: Arc<Config>,

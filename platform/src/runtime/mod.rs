@@ -63,6 +63,9 @@ pub struct Runtime {
     logs: Arc<LogHub>,
     config: RuntimeConfig,
     groups: Mutex<HashMap<i64, Supervised>>,
+    /// The service answering each group's first port, for the front door: group id →
+    /// (generation, service).
+    front: Mutex<HashMap<i64, (i64, Arc<Service>)>>,
 }
 
 impl Runtime {
@@ -78,6 +81,7 @@ impl Runtime {
             logs,
             config,
             groups: Mutex::new(HashMap::new()),
+            front: Mutex::new(HashMap::new()),
         })
     }
 
@@ -108,6 +112,15 @@ impl Runtime {
                 task,
             },
         );
+    }
+
+    /// The service that answers a group's first port, if it is running.
+    pub fn front_service(&self, group_id: i64) -> Option<Arc<Service>> {
+        self.front
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&group_id)
+            .map(|(_, s)| s.clone())
     }
 
     /// Stops a group's supervisor and waits until its ports are closed and its instances gone.
@@ -310,6 +323,12 @@ async fn supervise(
         }
     }
 
+    let front_port = group
+        .spec
+        .ip_address
+        .as_ref()
+        .and_then(|ip| ip.ports.first())
+        .map(|p| p.port);
     let mut tasks = Vec::new();
     for (c, l) in group.spec.containers.iter().zip(main_loaded) {
         let sandbox = Sandbox::new(ctx.id, c, rt.logs.clone());
@@ -322,6 +341,12 @@ async fn supervise(
                     request_timeout: rt.config.request_timeout,
                     on_failure: Box::new(|_| {}),
                 });
+                if front_port.is_some_and(|fp| c.ports.iter().any(|p| p.port == fp)) {
+                    rt.front
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(ctx.id, (ctx.generation, service.clone()));
+                }
                 tasks.extend(start_service(&ctx, c, service).await);
             }
             Workload::Command(pre) => {
@@ -335,6 +360,13 @@ async fn supervise(
     ctx.set_provisioning("Succeeded").await;
     for t in tasks {
         let _ = t.await;
+    }
+    let mut front = rt.front.lock().unwrap_or_else(|e| e.into_inner());
+    if front
+        .get(&ctx.id)
+        .is_some_and(|(generation, _)| *generation == ctx.generation)
+    {
+        front.remove(&ctx.id);
     }
 }
 

@@ -1,0 +1,77 @@
+//! The directory: which FQDN names which group, and at which IP. The DNS server and the
+//! front door read it; the API writes it right after the store commits, so a name resolves
+//! from the moment a PUT returns until its DELETE returns (DESIGN.md §5).
+//! In memory only: at boot it is filled from the store, which stays the truth.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::RwLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub group_id: i64,
+    pub ip: Ipv4Addr,
+}
+
+#[derive(Default)]
+pub struct Directory {
+    /// Lowercase FQDN without the trailing dot → entry.
+    by_name: RwLock<HashMap<String, Entry>>,
+}
+
+impl Directory {
+    /// Publishes `fqdn` for a group, replacing whatever name the group had before.
+    pub fn publish(&self, group_id: i64, fqdn: Option<&str>, ip: Option<Ipv4Addr>) {
+        let mut map = self.by_name.write().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, e| e.group_id != group_id);
+        if let (Some(name), Some(ip)) = (fqdn, ip) {
+            map.insert(normalize(name), Entry { group_id, ip });
+        }
+    }
+
+    /// Withdraws every name of a group.
+    pub fn withdraw(&self, group_id: i64) {
+        self.publish(group_id, None, None);
+    }
+
+    pub fn lookup(&self, name: &str) -> Option<Entry> {
+        self.by_name
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&normalize(name))
+            .copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn normalize(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_moves_and_withdraws_names() {
+        let d = Directory::default();
+        let ip = Ipv4Addr::new(127, 77, 0, 1);
+        d.publish(1, Some("App.local.waci.localhost."), Some(ip));
+        assert_eq!(
+            d.lookup("app.LOCAL.waci.localhost"),
+            Some(Entry { group_id: 1, ip })
+        );
+        d.publish(1, Some("other.local.waci.localhost"), Some(ip));
+        assert_eq!(d.lookup("app.local.waci.localhost"), None);
+        assert!(d.lookup("other.local.waci.localhost").is_some());
+        d.withdraw(1);
+        assert!(d.is_empty());
+    }
+}

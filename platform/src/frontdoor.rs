@@ -1,0 +1,150 @@
+//! The front door (DESIGN.md §5): one HTTP listener that routes by `Host` to a group's
+//! first port, so `http://<fqdn>:8081/` opens a group from any browser with no DNS set-up.
+//! The request goes to the group's service in-process, not through a second socket hop, and
+//! bodies stream both ways.
+
+use crate::directory::Directory;
+use crate::runtime::Runtime;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+fn not_found(host: &str) -> hyper::Response<HyperOutgoingBody> {
+    let page = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Unknown name</title></head>\
+         <body><h1>Unknown name</h1><p>No container group answers to <code>{}</code>.</p></body></html>\n",
+        html_escape(host)
+    );
+    let mut resp = hyper::Response::new(
+        Full::new(Bytes::from(page))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = hyper::StatusCode::NOT_FOUND;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The host a request names, without port, from `Host` or the absolute URI.
+fn host_of<B>(req: &hyper::Request<B>) -> String {
+    let raw = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    if raw.starts_with('[') {
+        return raw
+            .split(']')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .to_string();
+    }
+    match raw.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h.to_string(),
+        _ => raw,
+    }
+}
+
+async fn route(
+    req: hyper::Request<Incoming>,
+    directory: &Directory,
+    runtime: &Runtime,
+) -> hyper::Response<HyperOutgoingBody> {
+    let host = host_of(&req);
+    let Some(entry) = directory.lookup(&host) else {
+        return not_found(&host);
+    };
+    match runtime.front_service(entry.group_id) {
+        Some(service) => service.handle(req).await,
+        None => {
+            let mut resp = hyper::Response::new(
+                Full::new(Bytes::from_static(b"The container group is not running.\n"))
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            );
+            *resp.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+            resp
+        }
+    }
+}
+
+/// Serves the front door on `listener` until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    directory: Arc<Directory>,
+    runtime: Arc<Runtime>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "front door accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let (directory, runtime, shutdown) = (directory.clone(), runtime.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let (directory, runtime) = (directory.clone(), runtime.clone());
+                async move { Ok::<_, std::convert::Infallible>(route(req, &directory, &runtime).await) }
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_of;
+
+    fn check(host: &str, expected: &str) {
+        let req = hyper::Request::builder()
+            .header("host", host)
+            .body(())
+            .unwrap();
+        assert_eq!(host_of(&req), expected, "{host}");
+    }
+
+    #[test]
+    fn host_without_port() {
+        check(
+            "myapp.local.waci.localhost:8081",
+            "myapp.local.waci.localhost",
+        );
+        check("myapp.local.waci.localhost", "myapp.local.waci.localhost");
+        check("127.0.0.1:80", "127.0.0.1");
+    }
+}
