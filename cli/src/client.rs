@@ -243,14 +243,15 @@ impl Client {
     /// A failure to reach the platform or read its answer.
     pub fn transport_error(&self, e: reqwest::Error) -> Error {
         if e.is_connect() || e.is_timeout() {
-            let reason = match std::error::Error::source(&e).and_then(|s| s.source()) {
-                Some(inner) => inner.to_string(),
-                None => e.to_string(),
-            };
+            // The innermost cause says it best ("Connection refused (os error 111)").
+            let mut cause: &dyn std::error::Error = &e;
+            while let Some(inner) = cause.source() {
+                cause = inner;
+            }
             Error::NotRunning {
                 endpoint: self.base.as_str().trim_end_matches('/').to_string(),
                 from: self.source.clone(),
-                reason,
+                reason: cause.to_string(),
             }
         } else {
             Error::Protocol(self.base.to_string(), e.to_string())

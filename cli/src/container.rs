@@ -217,7 +217,9 @@ fn fail_if_not_provisioned(group: &Value) -> anyhow::Result<()> {
 /// az's confirmation prompt; without a terminal to ask on, `--yes` is required.
 pub fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
-        bail!("{question} Cannot ask for confirmation: no terminal. Use --yes.");
+        bail!(
+            "cannot ask \"{question}\" without a terminal; pass --yes (-y) to go ahead without asking"
+        );
     }
     eprint!("{question} (y/n): ");
     let mut answer = String::new();

@@ -74,6 +74,12 @@ fn parse(
     })
 }
 
+/// Leaves out empty lists (`volumes: []`): absent and empty mean the same, and a file is
+/// easier to read without them.
+fn drop_empty_lists(map: &mut Map<String, Value>) {
+    map.retain(|_, v| !v.as_array().is_some_and(Vec::is_empty));
+}
+
 /// The exported form of a group: what a user wrote, without what the platform added
 /// (`id`, `sku`, states, instance views, the IP and FQDN it handed out), with `apiVersion`.
 pub fn export(group: &Value, api_version: &str) -> Value {
@@ -99,9 +105,11 @@ pub fn export(group: &Value, api_version: &str) -> Value {
             {
                 if let Some(cp) = c.get_mut("properties").and_then(Value::as_object_mut) {
                     cp.remove("instanceView");
+                    drop_empty_lists(cp);
                 }
             }
         }
+        drop_empty_lists(p);
     }
     out
 }
@@ -181,8 +189,9 @@ mod tests {
             "id": "/subscriptions/s/x", "name": "web", "type": "Microsoft.ContainerInstance/containerGroups",
             "location": "local", "tags": {},
             "properties": {"sku": "Standard", "provisioningState": "Succeeded", "instanceView": {"state": "Running"},
+                "volumes": [], "initContainers": [],
                 "ipAddress": {"type": "Public", "ip": "127.77.0.1", "fqdn": "a.local.waci.localhost", "dnsNameLabel": "aaaaa", "ports": []},
-                "containers": [{"name": "web", "properties": {"image": "waci/hello-http", "instanceView": {},
+                "containers": [{"name": "web", "properties": {"image": "waci/hello-http", "instanceView": {}, "command": [],
                     "environmentVariables": [{"name": "S", "secureValue": null}, {"name": "P", "value": "1"}]}}]}
         });
         assert_eq!(

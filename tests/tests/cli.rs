@@ -552,6 +552,7 @@ async fn without_a_running_platform_the_error_says_how_to_start_one() {
     assert!(
         run.stderr
             .contains("no waci platform answers at http://127.0.0.1:")
+            && run.stderr.contains("Connection refused")
             && run.stderr.contains("waci serve"),
         "{}",
         run.stderr
