@@ -78,13 +78,6 @@ pub struct Client {
     subscription: String,
 }
 
-fn default_data_dir() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".local/share/waci")
-}
-
 fn endpoint_from_file(path: &Path) -> Result<String> {
     let text = std::fs::read_to_string(path).map_err(|_| Error::NoEndpoints(path.into()))?;
     let v: Value =
@@ -97,7 +90,11 @@ fn endpoint_from_file(path: &Path) -> Result<String> {
 
 impl Client {
     pub fn new(c: &Connection) -> Result<Client> {
-        let data_dir = c.data_dir.clone().unwrap_or_else(default_data_dir);
+        // The same default as `waci serve`, so both find the same data dir.
+        let data_dir = c
+            .data_dir
+            .clone()
+            .unwrap_or_else(waci_platform::config::Config::default_data_dir);
         let (endpoint, source) = match &c.endpoint {
             Some(e) => (e.clone(), String::new()),
             None => {

@@ -410,8 +410,13 @@ pub fn group_body(image: &str, ports: &[u16], restart_policy: &str, command: &[&
     json!({"location": "local", "properties": props})
 }
 
-/// A plain HTTP GET to a group's address.
+/// A plain HTTP GET to a group's address, as user agent `waci-tests/1`.
 pub async fn http_get(url: &str) -> Result<(u16, String), String> {
+    http_get_as(url, "waci-tests/1").await
+}
+
+/// A plain HTTP GET with the given user agent (services log it).
+pub async fn http_get_as(url: &str, agent: &str) -> Result<(u16, String), String> {
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))
@@ -419,7 +424,7 @@ pub async fn http_get(url: &str) -> Result<(u16, String), String> {
         .map_err(|e| e.to_string())?;
     let resp = client
         .get(url)
-        .header("user-agent", "waci-tests/1")
+        .header("user-agent", agent)
         .send()
         .await
         .map_err(|e| e.to_string())?;

@@ -51,22 +51,6 @@ async fn read_until(
     }
 }
 
-async fn get_with_agent(url: &str, agent: &str) -> u16 {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("http client");
-    client
-        .get(url)
-        .header("user-agent", agent)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
-        .status()
-        .as_u16()
-}
-
 #[tokio::test]
 async fn the_quickstart_from_create_to_delete_and_back_from_its_export() {
     let p = TestPlatform::start().await;
@@ -121,7 +105,10 @@ async fn the_quickstart_from_create_to_delete_and_back_from_its_export() {
     let deadline = Instant::now() + Duration::from_secs(30);
     read_until(&mut lines, "waci-tests/1", deadline).await;
     assert_eq!(
-        get_with_agent(&format!("http://{ip}/"), "after-follow/1").await,
+        http_get_as(&format!("http://{ip}/"), "after-follow/1")
+            .await
+            .expect("the page")
+            .0,
         200
     );
     read_until(&mut lines, "GET / \"after-follow/1\"", deadline).await;
