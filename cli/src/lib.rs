@@ -2,8 +2,22 @@
 //! client of its HTTP API, shaped like `az container`. `main.rs` only calls [`main`]; the
 //! end-to-end tests build the same entry point into a binary of their own so they always
 //! run the code under test.
+//!
+//! - `serve`: `waci serve`, flags onto the platform's `Config`.
+//! - `client`: finding the platform and its token, ARM paths, API errors.
+//! - `container`: `waci container ...`; with `create` (flags and body), `logs` (and
+//!   `--follow`) and `yaml_file` (ACI's YAML format, read and exported).
+//! - `group`: `waci group ...`.
+//! - `output`: `-o json|jsonc|table|tsv|yaml|yamlc|none` and `--query`.
 
+mod client;
+mod container;
+mod create;
+mod group;
+mod logs;
+mod output;
 mod serve;
+mod yaml_file;
 
 use clap::{Parser, Subcommand};
 
@@ -11,7 +25,10 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "waci",
     version,
-    about = "WebAssembly Container Instances: run a Wasm component as a container group in one command"
+    about = "WebAssembly Container Instances: run a Wasm component as a container group in one command",
+    after_help = "Example:\n  waci serve &\n  \
+        waci container create -g demo -n hello --image waci/hello-http --ports 80 --dns-name-label hello-demo -o table\n  \
+        waci container logs -g demo -n hello --follow"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -25,6 +42,15 @@ enum Command {
         after_help = "Example:\n  waci serve\n  waci serve --listen 127.0.0.1:0 --data-dir /tmp/waci"
     )]
     Serve(serve::ServeArgs),
+    /// Manage container groups, as `az container` does.
+    #[command(
+        after_help = "Example:\n  waci container create -g demo -n hello --image waci/hello-http --dns-name-label hello-demo\n  \
+        waci container list -o table"
+    )]
+    Container(container::ContainerArgs),
+    /// Manage resource groups, as `az group` does.
+    #[command(after_help = "Example:\n  waci group create -n demo\n  waci group list -o table")]
+    Group(group::GroupArgs),
 }
 
 /// The whole `waci` command line.
@@ -32,6 +58,8 @@ pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Container(args) => client_command(container::run(args)),
+        Command::Group(args) => client_command(group::run(args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -40,4 +68,15 @@ pub fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a client command on a small runtime of its own: one request at a time needs no
+/// thread pool.
+fn client_command(
+    work: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(work)
 }

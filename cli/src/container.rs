@@ -1,0 +1,271 @@
+//! `waci container ...`: the `az container` commands against the control API. Each command
+//! is one or two API calls; `create`, `restart` and `start` then wait until the group is
+//! Running or has ended, as az waits on the long-running operation.
+//!
+//! Flags and the body of `create` are in `create.rs`, logs in `logs.rs`, the YAML format in
+//! `yaml_file.rs`, printing in `output.rs`.
+
+use crate::client::{API_VERSION, Client, Connection};
+use crate::create::{self, CreateArgs};
+use crate::logs::{self, LogsArgs};
+use crate::output::OutputArgs;
+use crate::yaml_file;
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::Value;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How often a waiting command looks at the group: local calls are cheap, and a group
+/// starts in milliseconds.
+const POLL: Duration = Duration::from_millis(100);
+/// How long a waiting command waits before it gives up (the group itself goes on).
+const WAIT_LIMIT: Duration = Duration::from_secs(300);
+
+#[derive(Args)]
+pub struct ContainerArgs {
+    #[command(flatten)]
+    connection: Connection,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a container group, or update one in place, and wait until it runs.
+    Create(CreateArgs),
+    /// Show a container group with its state, IP, FQDN and events.
+    #[command(after_help = "Example:\n  waci container show -g demo -n hello\n  \
+        waci container show -g demo -n hello --query properties.ipAddress.ip -o tsv")]
+    Show(NameArgs),
+    /// List container groups, of a resource group or of the whole subscription.
+    #[command(after_help = "Example:\n  waci container list -o table\n  \
+        waci container list -g demo --query \"[].name\" -o tsv")]
+    List(ListArgs),
+    /// Print a container's logs, or follow them live with --follow.
+    Logs(LogsArgs),
+    /// Delete a container group; asks first unless --yes.
+    #[command(after_help = "Example:\n  waci container delete -g demo -n hello --yes")]
+    Delete(DeleteArgs),
+    /// Restart every container of a group and wait until it runs.
+    #[command(after_help = "Example:\n  waci container restart -g demo -n hello")]
+    Restart(WaitArgs),
+    /// Stop every container of a group; its IP and name stay.
+    #[command(after_help = "Example:\n  waci container stop -g demo -n hello")]
+    Stop(NameArgs),
+    /// Start a stopped group again and wait until it runs.
+    #[command(after_help = "Example:\n  waci container start -g demo -n hello")]
+    Start(WaitArgs),
+    /// Write a group as a YAML file in ACI's format, for `create --file`.
+    #[command(
+        after_help = "Example:\n  waci container export -g demo -n hello -f hello.yaml\n  \
+        waci container delete -g demo -n hello --yes\n  \
+        waci container create -g demo --file hello.yaml"
+    )]
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+pub struct NameArgs {
+    /// Name of the resource group
+    #[arg(short = 'g', long)]
+    pub resource_group: String,
+    /// Name of the container group
+    #[arg(short, long)]
+    pub name: String,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// Only the groups of this resource group
+    #[arg(short = 'g', long)]
+    resource_group: Option<String>,
+}
+
+#[derive(Args)]
+struct DeleteArgs {
+    #[command(flatten)]
+    group: NameArgs,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    yes: bool,
+}
+
+#[derive(Args)]
+struct WaitArgs {
+    #[command(flatten)]
+    group: NameArgs,
+    /// Do not wait until the group runs
+    #[arg(long)]
+    no_wait: bool,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    group: NameArgs,
+    /// The file to write
+    #[arg(short, long)]
+    file: PathBuf,
+    /// Format of the file (ACI's YAML is the only one)
+    #[arg(long, default_value = "yaml", value_parser = ["yaml"])]
+    export_format: String,
+}
+
+pub async fn run(args: ContainerArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.connection)?;
+    let out = &args.output;
+    match args.command {
+        Command::Create(a) => create(&client, out, a).await,
+        Command::Show(a) => Ok(out.print(&client.group(&a.resource_group, &a.name).await?)?),
+        Command::List(a) => {
+            let list = client
+                .get(client.groups_url(a.resource_group.as_deref()))
+                .await?;
+            Ok(out.print(&list["value"])?)
+        }
+        Command::Logs(a) => logs::run(&client, a).await,
+        Command::Delete(a) => delete(&client, out, a).await,
+        Command::Restart(a) => action(&client, "restart", a.group, !a.no_wait).await,
+        Command::Stop(a) => action(&client, "stop", a, false).await,
+        Command::Start(a) => action(&client, "start", a.group, !a.no_wait).await,
+        Command::Export(a) => export(&client, a).await,
+    }
+}
+
+async fn create(client: &Client, out: &OutputArgs, a: CreateArgs) -> anyhow::Result<()> {
+    let (name, mut body) = match &a.file {
+        Some(file) => {
+            let d = yaml_file::load(file, a.name.as_deref(), a.location.as_deref())?;
+            (d.name, d.body)
+        }
+        None => create::body_from_flags(&a)?,
+    };
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    create::absolute_images(&mut body, &cwd);
+    let url = client.group_url(&a.resource_group, &name, &[], &[]);
+    client.call(Method::PUT, url, Some(&body)).await?;
+    if a.no_wait {
+        return Ok(());
+    }
+    let group = wait_until_settled(client, &a.resource_group, &name).await?;
+    out.print(&group)?;
+    fail_if_not_provisioned(&group)
+}
+
+/// Polls the group until it is Running or has ended (or failed to provision).
+async fn wait_until_settled(client: &Client, rg: &str, name: &str) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + WAIT_LIMIT;
+    loop {
+        let g = client.group(rg, name).await?;
+        let p = &g["properties"];
+        let provisioning = p["provisioningState"].as_str().unwrap_or_default();
+        let state = p["instanceView"]["state"].as_str().unwrap_or_default();
+        let settled = provisioning == "Failed"
+            || (provisioning == "Succeeded"
+                && matches!(state, "Running" | "Succeeded" | "Failed" | "Stopped"));
+        if settled {
+            return Ok(g);
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "container group '{name}' is still {state} (provisioning {provisioning}) after {} s; \
+                 `waci container show -g {rg} -n {name}` shows how it goes on",
+                WAIT_LIMIT.as_secs()
+            );
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// A group whose provisioning failed is an error, with the reason its events give.
+fn fail_if_not_provisioned(group: &Value) -> anyhow::Result<()> {
+    let p = &group["properties"];
+    if p["provisioningState"] != "Failed" {
+        return Ok(());
+    }
+    let reasons: Vec<&str> = p["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(p["initContainers"].as_array().into_iter().flatten())
+        .flat_map(|c| {
+            c["properties"]["instanceView"]["events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .chain(p["instanceView"]["events"].as_array().into_iter().flatten())
+        .filter(|e| e["type"] == "Warning")
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    bail!(
+        "container group '{}' failed to start: {}",
+        group["name"].as_str().unwrap_or("?"),
+        if reasons.is_empty() {
+            "see its events with `waci container show`".to_string()
+        } else {
+            reasons.join("; ")
+        }
+    )
+}
+
+/// az's confirmation prompt; without a terminal to ask on, `--yes` is required.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "cannot ask \"{question}\" without a terminal; pass --yes (-y) to go ahead without asking"
+        );
+    }
+    eprint!("{question} (y/n): ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
+async fn delete(client: &Client, out: &OutputArgs, a: DeleteArgs) -> anyhow::Result<()> {
+    let NameArgs {
+        resource_group: rg,
+        name,
+    } = &a.group;
+    if !a.yes && !confirm("Are you sure you want to perform this operation?")? {
+        return Ok(());
+    }
+    let url = client.group_url(rg, name, &[], &[]);
+    match client.call(Method::DELETE, url, None).await? {
+        Some(deleted) => out.print(&deleted)?,
+        None => eprintln!(
+            "Container group '{name}' was not found in resource group '{rg}'; nothing was deleted."
+        ),
+    }
+    Ok(())
+}
+
+async fn action(client: &Client, verb: &str, a: NameArgs, wait: bool) -> anyhow::Result<()> {
+    let url = client.group_url(&a.resource_group, &a.name, &[verb], &[]);
+    client.call(Method::POST, url, None).await?;
+    if wait {
+        let group = wait_until_settled(client, &a.resource_group, &a.name).await?;
+        fail_if_not_provisioned(&group)?;
+    }
+    Ok(())
+}
+
+async fn export(client: &Client, a: ExportArgs) -> anyhow::Result<()> {
+    let group = client.group(&a.group.resource_group, &a.group.name).await?;
+    yaml_file::write(&a.file, &yaml_file::export(&group, API_VERSION))?;
+    let secure = yaml_file::secure_variables(&group);
+    if !secure.is_empty() {
+        eprintln!(
+            "Warning: the API never returns secure values, so {} holds no value for {}; \
+             set secureValue there before `create --file`.",
+            a.file.display(),
+            secure.join(", ")
+        );
+    }
+    Ok(())
+}
