@@ -7,10 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Every guest; the first two are the built-in quickstart images (`waci/<name>`).
+/// Every guest: crate name and the file cargo produces (a `cdylib` gets underscores, a `bin`
+/// keeps the crate name). The first two are the built-in quickstart images (`waci/<name>`);
+/// the rest are only files for tests.
 const GUESTS: &[(&str, &str)] = &[
     ("hello-http", "hello_http.wasm"),
     ("hello-cli", "hello-cli.wasm"),
+    ("spin-http", "spin_http.wasm"),
 ];
 
 fn main() {
