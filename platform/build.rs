@@ -14,6 +14,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("hello-http", "hello_http.wasm"),
     ("hello-cli", "hello-cli.wasm"),
     ("spin-http", "spin_http.wasm"),
+    ("memory-hog", "memory-hog.wasm"),
 ];
 
 fn main() {
