@@ -15,6 +15,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("hello-cli", "hello-cli.wasm"),
     ("spin-http", "spin_http.wasm"),
     ("memory-hog", "memory-hog.wasm"),
+    ("crash", "crash.wasm"),
 ];
 
 fn main() {
