@@ -16,6 +16,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("spin-http", "spin_http.wasm"),
     ("memory-hog", "memory-hog.wasm"),
     ("crash", "crash.wasm"),
+    ("log-flood", "log-flood.wasm"),
 ];
 
 fn main() {
