@@ -17,6 +17,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("memory-hog", "memory-hog.wasm"),
     ("crash", "crash.wasm"),
     ("log-flood", "log-flood.wasm"),
+    ("files-http", "files_http.wasm"),
 ];
 
 fn main() {
