@@ -18,6 +18,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("crash", "crash.wasm"),
     ("log-flood", "log-flood.wasm"),
     ("files-http", "files_http.wasm"),
+    ("sandbox-probe", "sandbox-probe.wasm"),
 ];
 
 fn main() {
