@@ -7,10 +7,18 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Every guest; the first two are the built-in quickstart images (`waci/<name>`).
+/// Every guest: crate name and the file cargo produces (a `cdylib` gets underscores, a `bin`
+/// keeps the crate name). The first two are the built-in quickstart images (`waci/<name>`);
+/// the rest are only files for tests.
 const GUESTS: &[(&str, &str)] = &[
     ("hello-http", "hello_http.wasm"),
     ("hello-cli", "hello-cli.wasm"),
+    ("spin-http", "spin_http.wasm"),
+    ("memory-hog", "memory-hog.wasm"),
+    ("crash", "crash.wasm"),
+    ("log-flood", "log-flood.wasm"),
+    ("files-http", "files_http.wasm"),
+    ("sandbox-probe", "sandbox-probe.wasm"),
 ];
 
 fn main() {
