@@ -48,6 +48,8 @@ enum Command {
     List(ListArgs),
     /// Print a container's logs, or follow them live with --follow.
     Logs(LogsArgs),
+    /// Watch a group start, then stream a container's output live.
+    Attach(crate::attach::AttachArgs),
     /// Delete a container group; asks first unless --yes.
     #[command(after_help = "Example:\n  waci container delete -g demo -n hello --yes")]
     Delete(DeleteArgs),
@@ -129,6 +131,7 @@ pub async fn run(args: ContainerArgs) -> anyhow::Result<()> {
             Ok(out.print(&list["value"])?)
         }
         Command::Logs(a) => logs::run(&client, a).await,
+        Command::Attach(a) => crate::attach::run(&client, a).await,
         Command::Delete(a) => delete(&client, out, a).await,
         Command::Restart(a) => action(&client, "restart", a.group, !a.no_wait).await,
         Command::Stop(a) => action(&client, "stop", a, false).await,

@@ -7,9 +7,11 @@
 //! - `client`: finding the platform and its token, ARM paths, API errors.
 //! - `container`: `waci container ...`; with `create` (flags and body), `logs` (and
 //!   `--follow`) and `yaml_file` (ACI's YAML format, read and exported).
+//! - `attach`: `waci container attach`, the API's attach socket.
 //! - `group`: `waci group ...`.
 //! - `output`: `-o json|jsonc|table|tsv|yaml|yamlc|none` and `--query`.
 
+mod attach;
 mod client;
 mod container;
 mod create;

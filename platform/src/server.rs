@@ -151,6 +151,7 @@ pub async fn serve(
     let config = Arc::new(config);
     let state = Arc::new(AppState {
         store: store.clone(),
+        attach: Default::default(),
         directory,
         runtime: runtime.clone(),
         logs: logs.clone(),

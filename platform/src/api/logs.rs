@@ -2,7 +2,7 @@
 
 use super::{ApiError, ApiResult, AppRef};
 use crate::model::{RestartPolicy, Scope};
-use crate::store::LogLine;
+use crate::store::{GroupRow, LogLine};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -45,6 +45,99 @@ pub async fn logs(
         })?),
     };
     let timestamps = flag(&q, "timestamps");
+    let g = find_container(&app, sub, rg, name, &container).await?;
+    let (gid, c) = (g.id, container.clone());
+    let lines = app.store.run(move |s| s.logs(gid, &c, tail)).await?;
+    if !flag(&q, "follow") {
+        let content: String = lines.iter().map(|l| format_line(l, timestamps)).collect();
+        return Ok(Json(json!({"content": content})).into_response());
+    }
+    let last = lines.last().map(|l| l.id).unwrap_or(0);
+    let first: String = lines.iter().map(|l| format_line(l, timestamps)).collect();
+    let follower = Follower {
+        app,
+        group_id: gid,
+        container,
+        policy: g.spec.restart_policy,
+        last,
+        timestamps,
+        done: false,
+    };
+    let stream = futures::stream::unfold((follower, Some(first)), |(mut f, first)| async move {
+        if let Some(text) = first {
+            return Some((Ok::<_, std::convert::Infallible>(text), (f, None)));
+        }
+        let text = f.next().await?;
+        Some((Ok(text), (f, None)))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// Follows a container's log from row `last` on: each call to [`Follower::next`] waits for
+/// new lines and returns them as text, until the container has ended for good.
+pub struct Follower {
+    pub app: AppRef,
+    pub group_id: i64,
+    pub container: String,
+    pub policy: RestartPolicy,
+    /// The id of the last line already returned.
+    pub last: i64,
+    pub timestamps: bool,
+    pub done: bool,
+}
+
+impl Follower {
+    pub async fn next(&mut self) -> Option<String> {
+        if self.done {
+            return None;
+        }
+        let (app, gid) = (self.app.clone(), self.group_id);
+        let mut written = app.logs.subscribe();
+        loop {
+            let batch = self.fetch(FOLLOW_BATCH).await;
+            if !batch.is_empty() {
+                return Some(batch);
+            }
+            if ended(&app, gid, &self.container, self.policy).await {
+                // One more look: lines written just before the end are stored by now.
+                app.logs.flush().await;
+                self.done = true;
+                return Some(self.fetch(usize::MAX >> 1).await);
+            }
+            let _ = tokio::time::timeout(FOLLOW_POLL, written.changed()).await;
+        }
+    }
+
+    async fn fetch(&mut self, limit: usize) -> String {
+        let (gid, c, last) = (self.group_id, self.container.clone(), self.last);
+        let batch = self
+            .app
+            .store
+            .run(move |s| s.logs_after(gid, &c, last, limit))
+            .await
+            .unwrap_or_default();
+        if let Some(l) = batch.last() {
+            self.last = l.id;
+        }
+        batch
+            .iter()
+            .map(|l| format_line(l, self.timestamps))
+            .collect()
+    }
+}
+
+/// The group that holds `container`, or the 404 that says which is missing.
+pub async fn find_container(
+    app: &AppRef,
+    sub: String,
+    rg: String,
+    name: String,
+    container: &str,
+) -> ApiResult<GroupRow> {
     let scope = Scope {
         subscription: sub,
         resource_group: rg.clone(),
@@ -57,74 +150,20 @@ pub async fn logs(
         .ok_or_else(|| {
             ApiError::not_found("Microsoft.ContainerInstance/containerGroups", &name, &rg)
         })?;
-    let known = g
+    if !g
         .spec
         .containers
         .iter()
         .chain(&g.spec.init_containers)
-        .any(|c| c.name == container);
-    if !known {
+        .any(|c| c.name == container)
+    {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "ContainerNotFound",
             format!("The container '{container}' was not found in container group '{name}'."),
         ));
     }
-    let (gid, c) = (g.id, container.clone());
-    let lines = app.store.run(move |s| s.logs(gid, &c, tail)).await?;
-    if !flag(&q, "follow") {
-        let content: String = lines.iter().map(|l| format_line(l, timestamps)).collect();
-        return Ok(Json(json!({"content": content})).into_response());
-    }
-    let policy = g.spec.restart_policy;
-    let last = lines.last().map(|l| l.id).unwrap_or_else(|| 0);
-    let first: String = lines.iter().map(|l| format_line(l, timestamps)).collect();
-    let stream = futures::stream::unfold(
-        (app, gid, container, last, Some(first), false),
-        move |(app, gid, c, mut last, first, done)| async move {
-            if let Some(text) = first {
-                return Some((
-                    Ok::<_, std::convert::Infallible>(text),
-                    (app, gid, c, last, None, false),
-                ));
-            }
-            if done {
-                return None;
-            }
-            let mut written = app.logs.subscribe();
-            loop {
-                let c2 = c.clone();
-                let batch = app
-                    .store
-                    .run(move |s| s.logs_after(gid, &c2, last, FOLLOW_BATCH))
-                    .await
-                    .unwrap_or_default();
-                if let Some(l) = batch.last() {
-                    last = l.id;
-                    let text: String = batch.iter().map(|l| format_line(l, timestamps)).collect();
-                    return Some((Ok(text), (app, gid, c, last, None, false)));
-                }
-                if ended(&app, gid, &c, policy).await {
-                    // One more look: lines written just before the end are stored by now.
-                    app.logs.flush().await;
-                    let c2 = c.clone();
-                    let batch = app
-                        .store
-                        .run(move |s| s.logs_after(gid, &c2, last, usize::MAX >> 1))
-                        .await
-                        .unwrap_or_default();
-                    let text: String = batch.iter().map(|l| format_line(l, timestamps)).collect();
-                    return Some((Ok(text), (app, gid, c, last, None, true)));
-                }
-                let _ = tokio::time::timeout(FOLLOW_POLL, written.changed()).await;
-            }
-        },
-    );
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    Ok(g)
 }
 
 /// A follow ends when the container has ended for good: its group is gone or stopped, or it

@@ -5,6 +5,7 @@
 //! **Invariant:** a request that fails validation changes nothing: parsing happens before
 //! any store call, and each store change is one transaction.
 
+mod attach;
 mod error;
 mod groups;
 mod logs;
@@ -42,6 +43,8 @@ pub const API_VERSIONS: &[&str] = &[
 
 pub struct AppState {
     pub store: Store,
+    /// Open attach sessions (one-time passwords for the output socket).
+    pub attach: attach::Sessions,
     /// Published names: written right after the store commits (DNS, front door read it).
     pub directory: Arc<crate::directory::Directory>,
     pub runtime: Arc<Runtime>,
@@ -66,6 +69,8 @@ pub fn router(state: AppRef) -> Router {
         .route(cg, get(groups::list_in_resource_group))
         .route(&format!("{cg}/{{name}}"), put(groups::put_group).get(groups::get_group).delete(groups::delete_group).patch(groups::patch_group))
         .route(&format!("{cg}/{{name}}/containers/{{container}}/logs"), get(logs::logs))
+        .route(&format!("{cg}/{{name}}/containers/{{container}}/attach"), post(attach::attach))
+        .route(&format!("{cg}/{{name}}/containers/{{container}}/exec"), post(exec))
         .route("/subscriptions/{sub}/providers/Microsoft.ContainerInstance/containerGroups", get(groups::list_in_subscription))
         .route("/subscriptions/{sub}/providers/Microsoft.ContainerInstance/locations/{loc}/operations/{id}", get(groups::operation))
         .route(&format!("{cg}/{{name}}/{{action}}"), post(groups::action))
@@ -74,7 +79,18 @@ pub fn router(state: AppRef) -> Router {
         .merge(arm)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        // The attach socket is authenticated by its one-time password instead.
+        .route("/attach/{id}", get(attach::socket))
         .with_state(state)
+}
+
+/// ACI's exec opens a shell in a container; a component has no shell or process to enter.
+async fn exec() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "ContainerExecNotSupported",
+        "A WebAssembly container has no shell or process to exec into. Use 'attach' to follow its output, or 'logs' to read it.",
+    )
 }
 
 async fn not_found() -> ApiError {

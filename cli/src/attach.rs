@@ -1,0 +1,132 @@
+//! `waci container attach`: ACI's attach. Prints the container's events until it runs, then
+//! opens the API's attach socket and prints the container's output live from that moment,
+//! until the container ends for good or Ctrl-C.
+
+use crate::client::Client;
+use anyhow::Context;
+use clap::Args;
+use futures::{SinkExt, StreamExt};
+use reqwest::Method;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::io::Write;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+/// How often the events are read while waiting for the container to run.
+const POLL: Duration = Duration::from_millis(100);
+/// The exit status after Ctrl-C, as a shell reports a command ended by SIGINT.
+const INTERRUPTED: i32 = 130;
+
+#[derive(Args)]
+#[command(after_help = "Examples:
+  Watch the group start, then follow what its first container writes (Ctrl-C to stop).
+    waci container attach -g demo -n hello
+
+  Attach to container 'worker' of a multi-container group.
+    waci container attach -g demo -n app --container-name worker")]
+pub struct AttachArgs {
+    /// Name of the resource group
+    #[arg(short = 'g', long)]
+    resource_group: String,
+    /// Name of the container group
+    #[arg(short, long)]
+    name: String,
+    /// The container to attach to [default: the group's first]
+    #[arg(long)]
+    container_name: Option<String>,
+}
+
+fn container_of<'a>(group: &'a Value, name: &str) -> Option<&'a Value> {
+    group["properties"]["containers"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == name)
+}
+
+pub async fn run(client: &Client, a: AttachArgs) -> anyhow::Result<()> {
+    let group = client.group(&a.resource_group, &a.name).await?;
+    let container = match a.container_name {
+        Some(c) => c,
+        None => group["properties"]["containers"][0]["name"]
+            .as_str()
+            .context("the group has no containers")?
+            .to_string(),
+    };
+    container_of(&group, &container)
+        .with_context(|| format!("the group has no container '{container}'"))?;
+
+    // Like az: the events as they come, until the container runs (or has already ended).
+    let mut seen = HashSet::new();
+    loop {
+        let group = client.group(&a.resource_group, &a.name).await?;
+        let c = container_of(&group, &container).context("the container vanished")?;
+        let view = &c["properties"]["instanceView"];
+        for e in view["events"].as_array().into_iter().flatten() {
+            let key = (
+                e["name"].to_string(),
+                e["message"].to_string(),
+                e["count"].to_string(),
+            );
+            if seen.insert(key) {
+                println!(
+                    "{} {}",
+                    e["name"].as_str().unwrap_or_default(),
+                    e["message"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        if matches!(
+            view["currentState"]["state"].as_str(),
+            Some("Running" | "Terminated")
+        ) {
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+
+    let url = client.group_url(
+        &a.resource_group,
+        &a.name,
+        &["containers", &container, "attach"],
+        &[],
+    );
+    let session = client
+        .call(Method::POST, url, None)
+        .await?
+        .context("the attach answer is empty")?;
+    let uri = session["webSocketUri"]
+        .as_str()
+        .context("the attach answer has no webSocketUri")?;
+    let password = session["password"]
+        .as_str()
+        .context("the attach answer has no password")?;
+    let (mut socket, _) = tokio_tungstenite::connect_async(uri)
+        .await
+        .with_context(|| format!("opening the attach socket {uri}"))?;
+    socket
+        .send(Message::text(password))
+        .await
+        .context("sending the attach password")?;
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    let mut stdout = std::io::stdout();
+    loop {
+        tokio::select! {
+            msg = socket.next() => match msg {
+                Some(Ok(Message::Text(t))) => {
+                    stdout.write_all(t.as_bytes())?;
+                    stdout.flush()?;
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    stdout.write_all(&b)?;
+                    stdout.flush()?;
+                }
+                Some(Ok(Message::Close(_))) | None => return Ok(()),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => anyhow::bail!("the attach socket broke off: {e}"),
+            },
+            _ = &mut interrupted => std::process::exit(INTERRUPTED),
+        }
+    }
+}
