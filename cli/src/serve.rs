@@ -38,6 +38,12 @@ pub struct ServeArgs {
     /// Time limit of one request to a service, in seconds (over it: 504)
     #[arg(long, env = "WACI_REQUEST_TIMEOUT", default_value_t = 60)]
     request_timeout: u64,
+    /// Time limit of one run of a command container, in seconds (0: none, as in ACI)
+    #[arg(long, env = "WACI_MAX_RUNTIME", default_value_t = 0)]
+    max_runtime: u64,
+    /// Container groups one subscription may hold
+    #[arg(long, env = "WACI_MAX_GROUPS_PER_SUBSCRIPTION", default_value_t = config::DEFAULT_MAX_GROUPS_PER_SUBSCRIPTION)]
+    max_groups_per_subscription: u64,
     /// Log lines kept per container before the oldest are dropped
     #[arg(long, env = "WACI_MAX_LOG_LINES", default_value_t = waci_platform::logs::DEFAULT_MAX_LINES)]
     max_log_lines: u64,
@@ -65,6 +71,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         request_timeout: Duration::from_secs(args.request_timeout),
         max_log_lines: args.max_log_lines,
+        max_runtime: (args.max_runtime > 0).then(|| Duration::from_secs(args.max_runtime)),
+        max_groups_per_subscription: args.max_groups_per_subscription,
         api_url: Default::default(),
     };
     let data_dir = config.data_dir.clone();

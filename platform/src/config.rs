@@ -19,6 +19,10 @@ pub struct Config {
     pub location: String,
     pub limits: Limits,
     pub request_timeout: Duration,
+    /// Time limit of one run of a command container; `None`: no limit (ACI has none).
+    pub max_runtime: Option<Duration>,
+    /// Container groups one subscription may hold (ACI's default quota is 100 per region).
+    pub max_groups_per_subscription: u64,
     pub max_log_lines: u64,
     /// The API's base URL once bound (port 0 resolved), for async-operation headers.
     pub api_url: OnceLock<String>,
@@ -27,6 +31,9 @@ pub struct Config {
 /// ACI's per-group maxima on its standard SKU are 4 CPUs and 16 GB; we take the same.
 pub const DEFAULT_MAX_CPU: f64 = 4.0;
 pub const DEFAULT_MAX_MEMORY_GB: f64 = 16.0;
+/// ACI's default quota of container groups per subscription and region. We keep the same
+/// default so scripts behave alike; raise it with `--max-groups-per-subscription`.
+pub const DEFAULT_MAX_GROUPS_PER_SUBSCRIPTION: u64 = 100;
 
 impl Config {
     pub fn default_data_dir() -> PathBuf {

@@ -8,8 +8,8 @@
 
 use crate::model::now_rfc3339;
 use crate::store::{LogLine, Store, Stream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -20,6 +20,9 @@ pub const DEFAULT_MAX_LINES: u64 = 10_000;
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
 /// Lines in flight between guests and the writer; past this a flooding guest loses lines.
 const CHANNEL_LINES: usize = 64 * 1024;
+/// A guest's writes wait (wasi stream back-pressure) while fewer than this many slots are
+/// free, so a flood slows its writer down instead of losing its latest lines.
+const ROOM_LINES: usize = 16 * 1024;
 /// Most lines in one transaction: one commit per batch keeps a flood cheap.
 const BATCH_LINES: usize = 4096;
 
@@ -27,7 +30,10 @@ pub struct LogHub {
     tx: mpsc::Sender<LogLine>,
     /// Bumped after every committed batch; followers wait on it.
     written: watch::Receiver<u64>,
-    dropped: AtomicU64,
+    /// Lines dropped because the queue was full, per (group, container), not yet stored.
+    dropped: Arc<Mutex<HashMap<(i64, String), u64>>>,
+    /// Woken after every batch the writer takes off the queue.
+    room: Arc<tokio::sync::Notify>,
 }
 
 impl LogHub {
@@ -35,11 +41,21 @@ impl LogHub {
     pub fn start(store: Store, max_lines: u64) -> Arc<LogHub> {
         let (tx, rx) = mpsc::channel(CHANNEL_LINES);
         let (written_tx, written) = watch::channel(0u64);
-        tokio::spawn(writer(store, rx, written_tx, max_lines));
+        let dropped = Arc::new(Mutex::new(HashMap::new()));
+        let room = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(writer(
+            store,
+            rx,
+            written_tx,
+            max_lines,
+            dropped.clone(),
+            room.clone(),
+        ));
         Arc::new(LogHub {
             tx,
             written,
-            dropped: AtomicU64::new(0),
+            dropped,
+            room,
         })
     }
 
@@ -53,8 +69,26 @@ impl LogHub {
             stream,
             line,
         };
-        if self.tx.try_send(line).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self.tx.try_send(line) {
+            let line = e.into_inner();
+            let mut dropped = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
+            *dropped.entry((line.group_id, line.container)).or_default() += 1;
+        }
+    }
+
+    /// Whether a guest may write now without risking dropped lines.
+    pub fn has_room(&self) -> bool {
+        self.tx.capacity() >= ROOM_LINES
+    }
+
+    /// Waits until [`LogHub::has_room`].
+    pub async fn wait_for_room(&self) {
+        loop {
+            let woken = self.room.notified();
+            if self.has_room() {
+                return;
+            }
+            woken.await;
         }
     }
 
@@ -90,18 +124,31 @@ async fn writer(
     mut rx: mpsc::Receiver<LogLine>,
     written: watch::Sender<u64>,
     max_lines: u64,
+    dropped: Arc<Mutex<HashMap<(i64, String), u64>>>,
+    room: Arc<tokio::sync::Notify>,
 ) {
     let mut batch = Vec::with_capacity(BATCH_LINES);
     while rx.recv_many(&mut batch, BATCH_LINES).await > 0 {
+        room.notify_waiters();
         // A flush marker (id -1) only asks for a commit notification.
         batch.retain(|l| l.id != -1);
         let lines = std::mem::take(&mut batch);
+        let drops: Vec<((i64, String), u64)> = dropped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect();
         let store = store.clone();
         let lines = tokio::task::spawn_blocking(move || {
             if !lines.is_empty()
                 && let Err(e) = store.append_logs(&lines, max_lines)
             {
                 tracing::error!(error = %e, "storing logs failed");
+            }
+            for ((group_id, container), n) in drops {
+                if let Err(e) = store.add_dropped(group_id, &container, n) {
+                    tracing::error!(error = %e, "counting dropped log lines failed");
+                }
             }
             lines
         })
@@ -126,6 +173,10 @@ pub struct LineSplitter {
 }
 
 impl LineSplitter {
+    pub fn hub(&self) -> &Arc<LogHub> {
+        &self.hub
+    }
+
     pub fn new(hub: Arc<LogHub>, group_id: i64, container: Arc<str>, stream: Stream) -> Self {
         LineSplitter {
             hub,
@@ -193,7 +244,7 @@ mod tests {
             resource_group: "rg".into(),
         };
         let g = store
-            .put_group(&scope, "g", &spec, (1, 10), &|_| None)
+            .put_group(&scope, "g", &spec, (1, 10), 10, &|_| None)
             .unwrap()
             .group;
         let hub = LogHub::start(store.clone(), 3);

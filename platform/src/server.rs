@@ -82,6 +82,8 @@ pub async fn serve(
         logs.clone(),
         RuntimeConfig {
             request_timeout: config.request_timeout,
+            max_runtime: config.max_runtime,
+            volumes_dir: config.data_dir.join("volumes"),
         },
     );
 

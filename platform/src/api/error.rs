@@ -62,6 +62,13 @@ impl From<crate::store::Error> for ApiError {
                 "DnsNameLabelNotAvailable",
                 e.to_string(),
             ),
+            QuotaReached { limit } => ApiError::new(
+                StatusCode::CONFLICT,
+                "ContainerGroupQuotaReached",
+                format!(
+                    "The subscription has reached its quota of {limit} container groups. Delete a container group, or raise the quota with `waci serve --max-groups-per-subscription`."
+                ),
+            ),
             PoolExhausted => ApiError::new(
                 StatusCode::CONFLICT,
                 "IpAddressPoolExhausted",

@@ -115,6 +115,7 @@ pub async fn delete_resource_group(
         app.runtime.stop(g.id).await;
         app.store.run(move |s| s.delete_group(g.id)).await?;
         app.directory.withdraw(g.id);
+        app.runtime.delete_volumes(g.id).await;
     }
     let existed = app
         .store
@@ -190,6 +191,7 @@ pub async fn put_group(
         app.config.location.clone(),
     );
     let pool = app.config.ip_pool_range();
+    let max_groups = app.config.max_groups_per_subscription;
     let (s2, n2) = (scope.clone(), name.clone());
     let op = uuid::Uuid::new_v4().to_string();
     let resource_id = render::group_id(&sub, &rg, &name);
@@ -208,7 +210,7 @@ pub async fn put_group(
                 };
                 Some(names::fqdn(label, ip.scope, &ids, nonce, &location, &zone))
             };
-            let out = s.put_group(&s2, &n2, &spec, pool, &fqdn)?;
+            let out = s.put_group(&s2, &n2, &spec, pool, max_groups, &fqdn)?;
             s.create_operation(
                 &op2,
                 &s2.subscription,
@@ -277,6 +279,7 @@ pub async fn delete_group(
     let id = g.id;
     app.store.run(move |s| s.delete_group(id)).await?;
     app.directory.withdraw(id);
+    app.runtime.delete_volumes(id).await;
     body["properties"]["provisioningState"] = json!("Deleting");
     Ok((StatusCode::OK, Json(body)).into_response())
 }

@@ -47,9 +47,21 @@ pub async fn logs(
     let timestamps = flag(&q, "timestamps");
     let g = find_container(&app, sub, rg, name, &container).await?;
     let (gid, c) = (g.id, container.clone());
-    let lines = app.store.run(move |s| s.logs(gid, &c, tail)).await?;
+    let (lines, (_, dropped)) = app
+        .store
+        .run(move |s| {
+            Ok::<_, crate::store::Error>((s.logs(gid, &c, tail)?, s.log_counts(gid, &c)?))
+        })
+        .await?;
     if !flag(&q, "follow") {
-        let content: String = lines.iter().map(|l| format_line(l, timestamps)).collect();
+        let mut content = String::new();
+        if dropped > 0 {
+            content.push_str(&format!(
+                "[waci] {dropped} lines of this log were dropped: it keeps the last {} lines of each container\n",
+                app.config.max_log_lines
+            ));
+        }
+        content.extend(lines.iter().map(|l| format_line(l, timestamps)));
         return Ok(Json(json!({"content": content})).into_response());
     }
     let last = lines.last().map(|l| l.id).unwrap_or(0);
@@ -182,12 +194,7 @@ async fn ended(app: &AppRef, gid: i64, container: &str, policy: RestartPolicy) -
         Ok((None, _)) | Ok((_, None)) => true,
         Ok((Some(g), Some(row))) => {
             g.state == crate::model::GroupState::Stopped
-                || (row.current.is_terminated()
-                    && match policy {
-                        RestartPolicy::Never => true,
-                        RestartPolicy::OnFailure => row.current.exit_code == Some(0),
-                        RestartPolicy::Always => false,
-                    })
+                || crate::runtime::ended_for_good(policy, &row.current)
         }
         Err(_) => true,
     }

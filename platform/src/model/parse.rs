@@ -392,7 +392,7 @@ fn container(
             secure_value,
         });
     }
-    let (requests, limits) = resources(&p, init)?;
+    let (requests, limits) = resources(&p)?;
     let mut volume_mounts = Vec::new();
     for (f, mv) in p.arr("volumeMounts")? {
         let m = At::root(mv, &f)?;
@@ -477,16 +477,17 @@ fn positive(at: &At<'_>, key: &str) -> Res<Option<f64>> {
     }
 }
 
-fn resources(p: &At<'_>, init: bool) -> Res<(ResourceRequests, ResourceLimits)> {
+fn resources(p: &At<'_>) -> Res<(ResourceRequests, ResourceLimits)> {
     let r = p.obj("resources")?;
     let requests = match r.as_ref().map(|r| r.obj("requests")).transpose()?.flatten() {
         Some(q) => ResourceRequests {
             cpu: positive(&q, "cpu")?.unwrap_or(DEFAULT_CPU),
             memory_gb: positive(&q, "memoryInGB")?.unwrap_or(DEFAULT_MEMORY_GB),
         },
+        // Init containers get the same defaults: they are capped like the others.
         None => ResourceRequests {
-            cpu: if init { 0.0 } else { DEFAULT_CPU },
-            memory_gb: if init { 0.0 } else { DEFAULT_MEMORY_GB },
+            cpu: DEFAULT_CPU,
+            memory_gb: DEFAULT_MEMORY_GB,
         },
     };
     let limits = match r.as_ref().map(|r| r.obj("limits")).transpose()?.flatten() {

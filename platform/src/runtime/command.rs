@@ -16,6 +16,8 @@ pub enum Exit {
     Trap(String),
     /// The platform stopped it (stop, delete, update, shutdown).
     Cancelled,
+    /// It ran longer than the platform's `--max-runtime`.
+    Timeout,
 }
 
 impl Exit {
@@ -26,6 +28,7 @@ impl Exit {
             Exit::OutOfMemory => 137,
             Exit::Trap(_) => 1,
             Exit::Cancelled => 143,
+            Exit::Timeout => 124,
         }
     }
     /// `detailStatus` of the terminated container.
@@ -36,6 +39,7 @@ impl Exit {
             Exit::OutOfMemory => "OOMKilled".into(),
             Exit::Trap(m) => format!("Trap: {m}"),
             Exit::Cancelled => "Killed".into(),
+            Exit::Timeout => "Timeout".into(),
         }
     }
     pub fn succeeded(&self) -> bool {
@@ -58,16 +62,27 @@ pub fn classify(e: &wasmtime::Error) -> Exit {
     Exit::Trap(text.lines().next().unwrap_or("unknown error").to_string())
 }
 
+/// Runs the command to its end, its cancellation, or `max_runtime`.
 pub async fn run_once(
     engines: &Engines,
     pre: &CommandPre<Host>,
     sandbox: &Sandbox,
     cancel: &CancellationToken,
+    max_runtime: Option<std::time::Duration>,
 ) -> Exit {
-    let mut store = sandbox.store(&engines.engine);
+    let mut store = match sandbox.store(&engines.engine) {
+        Ok(s) => s,
+        Err(e) => return Exit::Trap(e.to_string()),
+    };
     let run = async {
         let command = pre.instantiate_async(&mut store).await?;
         command.wasi_cli_run().call_run(&mut store).await
+    };
+    let limit = async {
+        match max_runtime {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
     };
     tokio::select! {
         r = run => match r {
@@ -76,5 +91,6 @@ pub async fn run_once(
             Err(e) => classify(&e),
         },
         _ = cancel.cancelled() => Exit::Cancelled,
+        _ = limit => Exit::Timeout,
     }
 }

@@ -1,15 +1,16 @@
 //! The per-instance host state (`Store<Host>`) and how a container's definition becomes a
-//! sandbox: its argv, its env, its stdout/stderr into the logs, its memory cap — and
-//! nothing else (no host env, no files, no sockets).
+//! sandbox: its argv, its env, its stdout/stderr into the logs, its memory cap, its volumes
+//! at their mount paths — and nothing else (no host env, no other file, no sockets).
 
 use super::stdio::LogOutput;
 use crate::logs::{LineSplitter, LogHub};
 use crate::model::Container;
 use crate::store::Stream;
+use std::path::PathBuf;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub struct Host {
@@ -38,6 +39,14 @@ impl WasiHttpView for Host {
     }
 }
 
+/// A host directory a container sees at `guest_path`.
+#[derive(Debug, Clone)]
+pub struct Mount {
+    pub host_path: PathBuf,
+    pub guest_path: String,
+    pub read_only: bool,
+}
+
 /// What every instance of one container is started with; built once per container start.
 pub struct Sandbox {
     pub group_id: i64,
@@ -45,11 +54,12 @@ pub struct Sandbox {
     argv: Vec<String>,
     env: Vec<(String, String)>,
     memory_cap: usize,
+    mounts: Vec<Mount>,
     logs: Arc<LogHub>,
 }
 
 impl Sandbox {
-    pub fn new(group_id: i64, c: &Container, logs: Arc<LogHub>) -> Sandbox {
+    pub fn new(group_id: i64, c: &Container, mounts: Vec<Mount>, logs: Arc<LogHub>) -> Sandbox {
         let argv = if c.command.is_empty() {
             vec![c.name.clone()]
         } else {
@@ -75,6 +85,7 @@ impl Sandbox {
             argv,
             env,
             memory_cap,
+            mounts,
             logs,
         }
     }
@@ -82,7 +93,8 @@ impl Sandbox {
     /// A fresh store for one instance, with its memory cap and an epoch deadline that makes
     /// the guest yield every tick (with epoch interruption on, no deadline means an
     /// immediate trap).
-    pub fn store(&self, engine: &Engine) -> Store<Host> {
+    /// Fails only if a volume's directory cannot be opened.
+    pub fn store(&self, engine: &Engine) -> anyhow::Result<Store<Host>> {
         let out = |stream| {
             LogOutput::new(LineSplitter::new(
                 self.logs.clone(),
@@ -91,7 +103,18 @@ impl Sandbox {
                 stream,
             ))
         };
-        let wasi = WasiCtx::builder()
+        let mut builder = WasiCtx::builder();
+        for m in &self.mounts {
+            let perms = if m.read_only {
+                FsPerms::ReadOnly
+            } else {
+                FsPerms::ReadWrite
+            };
+            builder
+                .preopened_dir(&m.host_path, &m.guest_path, perms)
+                .map_err(|e| anyhow::anyhow!("volume at {} cannot be opened: {e}", m.guest_path))?;
+        }
+        let wasi = builder
             .args(&self.argv)
             .envs(&self.env)
             .stdout(out(Stream::Stdout))
@@ -116,6 +139,6 @@ impl Sandbox {
         store.limiter(|h| &mut h.limits);
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
-        store
+        Ok(store)
     }
 }

@@ -11,44 +11,32 @@ pub mod engine;
 pub mod host;
 mod service;
 mod stdio;
+mod supervisor;
+mod volumes;
 
-use crate::images;
 use crate::logs::LogHub;
-use crate::model::{Container, ContainerState, GroupState, RestartPolicy, now_rfc3339};
+use crate::model::{ContainerState, GroupState, RestartPolicy};
 use crate::store::{GroupRow, Store};
-use command::Exit;
-use engine::{Engines, Loaded, Workload};
-use host::Sandbox;
+use engine::Engines;
 pub use service::Service;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
+use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// How long open connections of a stopped service may finish their current request.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
-/// First back-off before restarting an exited container, doubled each time...
-const BACKOFF_FIRST: Duration = Duration::from_millis(500);
-/// ...up to this cap.
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// A run this long resets the back-off: the container was healthy.
-const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// Time limit of one service request (DESIGN.md §4); over it the client gets 504.
     pub request_timeout: Duration,
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        RuntimeConfig {
-            request_timeout: Duration::from_secs(60),
-        }
-    }
+    /// Time limit of one run of a command container; `None` (the default) for none.
+    pub max_runtime: Option<Duration>,
+    /// Where each group's volumes live (`<data dir>/volumes`).
+    pub volumes_dir: PathBuf,
 }
 
 struct Supervised {
@@ -103,7 +91,12 @@ impl Runtime {
         let cancel = CancellationToken::new();
         let id = group.id;
         let generation = group.generation;
-        let task = tokio::spawn(supervise(self.clone(), group, cancel.clone(), previous));
+        let task = tokio::spawn(supervisor::supervise(
+            self.clone(),
+            group,
+            cancel.clone(),
+            previous,
+        ));
         groups.insert(
             id,
             Supervised {
@@ -136,6 +129,12 @@ impl Runtime {
         }
     }
 
+    /// Removes a deleted group's volumes (its emptyDir contents and secret files).
+    pub async fn delete_volumes(&self, group_id: i64) {
+        let dir = volumes::group_dir(&self.config.volumes_dir, group_id);
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+    }
+
     /// Stops every group (platform shutdown).
     pub async fn stop_all(&self) {
         let all: Vec<Supervised> = self
@@ -154,461 +153,44 @@ impl Runtime {
     }
 }
 
-/// Shared state of one supervisor: writes go to the store for this generation only.
-struct GroupCtx {
-    rt: Arc<Runtime>,
-    id: i64,
-    generation: i64,
-    policy: RestartPolicy,
-    ip: Option<Ipv4Addr>,
-    states: Mutex<HashMap<String, ContainerState>>,
-    cancel: CancellationToken,
+/// Whether a terminated container stays ended under `policy` (else it will be restarted).
+pub fn ended_for_good(policy: RestartPolicy, s: &ContainerState) -> bool {
+    s.is_terminated()
+        && match policy {
+            RestartPolicy::Always => false,
+            RestartPolicy::OnFailure => s.exit_code == Some(0),
+            RestartPolicy::Never => true,
+        }
 }
 
-impl GroupCtx {
-    async fn event(&self, container: Option<&str>, name: &str, message: String, warning: bool) {
-        let (id, c, n) = (self.id, container.map(str::to_string), name.to_string());
-        let kind = if warning { "Warning" } else { "Normal" };
-        if let Err(e) = self
-            .rt
-            .store
-            .run(move |s| s.add_event(id, c.as_deref(), &n, &message, kind))
-            .await
-        {
-            tracing::error!(group = id, error = %e, "recording an event failed");
-        }
-    }
-
-    /// Records a container's new state and the group state that follows from all of them.
-    async fn set_state(&self, container: &str, state: ContainerState, restarted: bool) {
-        let group_state = {
-            let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-            states.insert(container.to_string(), state.clone());
-            group_state(self.policy, states.values())
-        };
-        let (id, generation, c) = (self.id, self.generation, container.to_string());
-        let r = self
-            .rt
-            .store
-            .run(move |s| {
-                s.set_container_state(id, generation, &c, &state, restarted)?;
-                s.set_group_state(id, generation, group_state)
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(group = id, error = %e, "recording a state failed");
-        }
-    }
-
-    async fn set_provisioning(&self, state: &'static str) {
-        let (id, generation) = (self.id, self.generation);
-        let op_status = match state {
-            "Succeeded" => Some("Succeeded"),
-            "Failed" => Some("Failed"),
-            _ => None,
-        };
-        let r = self
-            .rt
-            .store
-            .run(move |s| {
-                s.set_provisioning_state(id, generation, state)?;
-                if let Some(st) = op_status {
-                    s.finish_operations(id, st)?;
-                }
-                Ok::<_, crate::store::Error>(())
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(group = id, error = %e, "recording provisioning state failed");
-        }
-    }
-}
-
-/// ACI's group state from its containers' states (DESIGN.md §3, States).
+/// ACI's group state from its containers' states (DESIGN.md §3, States): `Running` while any
+/// container runs or will run again, else `Succeeded` if every one ended 0, else `Failed`.
 fn group_state<'a>(
     policy: RestartPolicy,
     states: impl Iterator<Item = &'a ContainerState>,
 ) -> GroupState {
     let states: Vec<&ContainerState> = states.collect();
-    if states.iter().any(|s| s.state == "Running") {
+    if states
+        .iter()
+        .any(|s| s.state == "Running" || (s.is_terminated() && !ended_for_good(policy, s)))
+    {
         return GroupState::Running;
     }
     if !states.is_empty() && states.iter().all(|s| s.is_terminated()) {
-        if policy == RestartPolicy::Always {
-            return GroupState::Running;
-        }
         return if states.iter().all(|s| s.exit_code == Some(0)) {
             GroupState::Succeeded
         } else {
             GroupState::Failed
         };
     }
-    if states
-        .iter()
-        .any(|s| s.is_terminated() && s.exit_code != Some(0))
-        && policy == RestartPolicy::Never
+    if policy == RestartPolicy::Never
+        && states
+            .iter()
+            .any(|s| s.is_terminated() && s.exit_code != Some(0))
     {
         return GroupState::Failed;
     }
     GroupState::Pending
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-async fn supervise(
-    rt: Arc<Runtime>,
-    group: GroupRow,
-    cancel: CancellationToken,
-    previous: Option<Supervised>,
-) {
-    if let Some(p) = previous {
-        p.cancel.cancel();
-        let _ = p.task.await;
-    }
-    let ctx = Arc::new(GroupCtx {
-        rt: rt.clone(),
-        id: group.id,
-        generation: group.generation,
-        policy: group.spec.restart_policy,
-        ip: group.ip,
-        states: Mutex::new(HashMap::new()),
-        cancel,
-    });
-    ctx.set_provisioning("Creating").await;
-
-    // Load every image first: a group whose image fails starts nothing.
-    let mut loaded = Vec::new();
-    for c in group
-        .spec
-        .init_containers
-        .iter()
-        .chain(&group.spec.containers)
-    {
-        match prepare(&ctx, c).await {
-            Some(l) => loaded.push(l),
-            None => {
-                ctx.set_provisioning("Failed").await;
-                return;
-            }
-        }
-    }
-    let (init_loaded, main_loaded) = loaded.split_at(group.spec.init_containers.len());
-    for (c, l) in group.spec.init_containers.iter().zip(init_loaded) {
-        let Workload::Command(pre) = &l.workload else {
-            ctx.event(Some(&c.name), "Failed", format!("Init container {} is a service; init containers must be commands (wasi:cli/run).", c.name), true).await;
-            ctx.set_provisioning("Failed").await;
-            return;
-        };
-        let sandbox = Sandbox::new(ctx.id, c, rt.logs.clone());
-        let exit = run_command_once(&ctx, c, pre, &sandbox, false).await;
-        if exit == Exit::Cancelled {
-            return;
-        }
-        if !exit.succeeded() {
-            ctx.event(
-                Some(&c.name),
-                "Failed",
-                format!(
-                    "Init container {} failed with exit code {}; the group does not start.",
-                    c.name,
-                    exit.exit_code()
-                ),
-                true,
-            )
-            .await;
-            ctx.set_provisioning("Failed").await;
-            return;
-        }
-    }
-
-    let front_port = group
-        .spec
-        .ip_address
-        .as_ref()
-        .and_then(|ip| ip.ports.first())
-        .map(|p| p.port);
-    let mut tasks = Vec::new();
-    for (c, l) in group.spec.containers.iter().zip(main_loaded) {
-        let sandbox = Sandbox::new(ctx.id, c, rt.logs.clone());
-        match &l.workload {
-            Workload::Service(pre) => {
-                let service = Arc::new(Service {
-                    engines: rt.engines.clone(),
-                    pre: pre.clone(),
-                    sandbox,
-                    request_timeout: rt.config.request_timeout,
-                    on_failure: Box::new(|_| {}),
-                });
-                if front_port.is_some_and(|fp| c.ports.iter().any(|p| p.port == fp)) {
-                    rt.front
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(ctx.id, (ctx.generation, service.clone()));
-                }
-                tasks.extend(start_service(&ctx, c, service).await);
-            }
-            Workload::Command(pre) => {
-                let (ctx, c, pre) = (ctx.clone(), c.clone(), pre.clone());
-                tasks.push(tokio::spawn(async move {
-                    command_loop(ctx, c, pre, sandbox).await
-                }));
-            }
-        }
-    }
-    ctx.set_provisioning("Succeeded").await;
-    for t in tasks {
-        let _ = t.await;
-    }
-    let mut front = rt.front.lock().unwrap_or_else(|e| e.into_inner());
-    if front
-        .get(&ctx.id)
-        .is_some_and(|(generation, _)| *generation == ctx.generation)
-    {
-        front.remove(&ctx.id);
-    }
-}
-
-/// Resolves and loads a container's image, with `Pulling`/`Pulled`/`Created` events.
-async fn prepare(ctx: &Arc<GroupCtx>, c: &Container) -> Option<Arc<Loaded>> {
-    ctx.set_state(&c.name, ContainerState::waiting("Pulling"), false)
-        .await;
-    ctx.event(
-        Some(&c.name),
-        "Pulling",
-        format!("pulling image \"{}\"", c.image),
-        false,
-    )
-    .await;
-    let start = Instant::now();
-    let reference = c.image.clone();
-    let image = match tokio::task::spawn_blocking(move || images::resolve(&reference)).await {
-        Ok(Ok(i)) => i,
-        Ok(Err(e)) => return fail(ctx, c, "ErrImagePull", e.to_string()).await,
-        Err(e) => return fail(ctx, c, "ErrImagePull", e.to_string()).await,
-    };
-    ctx.event(
-        Some(&c.name),
-        "Pulled",
-        format!(
-            "Successfully pulled image \"{}\" ({}, {} bytes, {}) in {}",
-            c.image,
-            image.source,
-            image.bytes.len(),
-            image.digest,
-            ms(start.elapsed())
-        ),
-        false,
-    )
-    .await;
-    match ctx
-        .rt
-        .engines
-        .load(&image.digest, image.bytes.clone())
-        .await
-    {
-        Ok(l) => {
-            let how = if l.cache_hit {
-                "compiled code from cache"
-            } else {
-                "compiled"
-            };
-            ctx.event(
-                Some(&c.name),
-                "Created",
-                format!(
-                    "Created container {} ({how} in {})",
-                    c.name,
-                    ms(l.load_time)
-                ),
-                false,
-            )
-            .await;
-            Some(l)
-        }
-        Err(e) => fail(ctx, c, "Failed", e.to_string()).await,
-    }
-}
-
-async fn fail(
-    ctx: &Arc<GroupCtx>,
-    c: &Container,
-    detail: &str,
-    message: String,
-) -> Option<Arc<Loaded>> {
-    ctx.event(
-        Some(&c.name),
-        "Failed",
-        format!("Failed to start container {}: {message}", c.name),
-        true,
-    )
-    .await;
-    ctx.set_state(&c.name, ContainerState::waiting(detail), false)
-        .await;
-    None
-}
-
-/// Binds the container's ports on the group's IP and serves until cancelled.
-async fn start_service(
-    ctx: &Arc<GroupCtx>,
-    c: &Container,
-    service: Arc<Service>,
-) -> Vec<JoinHandle<()>> {
-    let mut bound = Vec::new();
-    let mut tasks = Vec::new();
-    if let Some(ip) = ctx.ip {
-        for p in c
-            .ports
-            .iter()
-            .filter(|p| p.protocol == crate::model::Protocol::Tcp)
-        {
-            let addr = SocketAddr::from((ip, p.port));
-            match TcpListener::bind(addr).await {
-                Ok(l) => {
-                    bound.push(addr.to_string());
-                    tasks.push(tokio::spawn(service::accept_loop(
-                        l,
-                        service.clone(),
-                        ctx.cancel.clone(),
-                    )));
-                }
-                Err(e) => {
-                    let hint = if p.port < 1024 && e.kind() == std::io::ErrorKind::PermissionDenied
-                    {
-                        " Ports below 1024 need root or CAP_NET_BIND_SERVICE: run `setcap cap_net_bind_service=+ep <path to waci>`."
-                    } else {
-                        ""
-                    };
-                    ctx.event(
-                        Some(&c.name),
-                        "Warning",
-                        format!("Could not bind {addr}: {e}.{hint}"),
-                        true,
-                    )
-                    .await;
-                }
-            }
-        }
-    }
-    let detail = if bound.is_empty() {
-        "no address bound".to_string()
-    } else {
-        format!("serving on {}", bound.join(", "))
-    };
-    ctx.set_state(
-        &c.name,
-        ContainerState {
-            state: "Running".into(),
-            start_time: Some(now_rfc3339()),
-            ..Default::default()
-        },
-        false,
-    )
-    .await;
-    ctx.event(
-        Some(&c.name),
-        "Started",
-        format!("Started container {} ({detail})", c.name),
-        false,
-    )
-    .await;
-    let cancel = ctx.cancel.clone();
-    tasks.push(tokio::spawn(async move { cancel.cancelled().await }));
-    tasks
-}
-
-/// Runs a command once, recording Running then Terminated.
-async fn run_command_once(
-    ctx: &Arc<GroupCtx>,
-    c: &Container,
-    pre: &wasmtime_wasi::p2::bindings::CommandPre<host::Host>,
-    sandbox: &Sandbox,
-    restarted: bool,
-) -> Exit {
-    let start_time = now_rfc3339();
-    ctx.set_state(
-        &c.name,
-        ContainerState {
-            state: "Running".into(),
-            start_time: Some(start_time.clone()),
-            ..Default::default()
-        },
-        restarted,
-    )
-    .await;
-    ctx.event(
-        Some(&c.name),
-        "Started",
-        format!("Started container {}", c.name),
-        false,
-    )
-    .await;
-    let exit = command::run_once(&ctx.rt.engines, pre, sandbox, &ctx.cancel).await;
-    if exit == Exit::Cancelled {
-        return exit;
-    }
-    let state = ContainerState {
-        state: "Terminated".into(),
-        start_time: Some(start_time),
-        finish_time: Some(now_rfc3339()),
-        exit_code: Some(exit.exit_code()),
-        detail_status: Some(exit.detail_status()),
-    };
-    ctx.set_state(&c.name, state, false).await;
-    let warning = !exit.succeeded();
-    ctx.event(
-        Some(&c.name),
-        if warning { "Failed" } else { "Completed" },
-        format!(
-            "Container {} terminated with exit code {} ({})",
-            c.name,
-            exit.exit_code(),
-            exit.detail_status()
-        ),
-        warning,
-    )
-    .await;
-    exit
-}
-
-/// A command container under its group's restart policy, with a capped back-off.
-async fn command_loop(
-    ctx: Arc<GroupCtx>,
-    c: Container,
-    pre: wasmtime_wasi::p2::bindings::CommandPre<host::Host>,
-    sandbox: Sandbox,
-) {
-    let mut backoff = BACKOFF_FIRST;
-    let mut restarted = false;
-    loop {
-        let began = Instant::now();
-        let exit = run_command_once(&ctx, &c, &pre, &sandbox, restarted).await;
-        let again = match ctx.policy {
-            RestartPolicy::Always => exit != Exit::Cancelled,
-            RestartPolicy::OnFailure => exit != Exit::Cancelled && !exit.succeeded(),
-            RestartPolicy::Never => false,
-        };
-        if !again {
-            return;
-        }
-        if began.elapsed() > BACKOFF_RESET_AFTER {
-            backoff = BACKOFF_FIRST;
-        }
-        ctx.event(
-            Some(&c.name),
-            "BackOff",
-            format!("Back-off {} restarting container {}", ms(backoff), c.name),
-            true,
-        )
-        .await;
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = ctx.cancel.cancelled() => return,
-        }
-        backoff = (backoff * 2).min(BACKOFF_MAX);
-        restarted = true;
-    }
 }
 
 #[cfg(test)]
@@ -650,6 +232,12 @@ mod tests {
             GroupState::Running,
         );
         check(RestartPolicy::Always, &[term(0)], GroupState::Running);
+        check(RestartPolicy::OnFailure, &[term(1)], GroupState::Running);
+        check(
+            RestartPolicy::OnFailure,
+            &[term(0), running.clone()],
+            GroupState::Running,
+        );
         check(
             RestartPolicy::Never,
             &[ContainerState::waiting("Pulling")],

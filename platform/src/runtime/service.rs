@@ -54,7 +54,10 @@ impl Service {
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        let mut store = self.sandbox.store(&self.engines.engine);
+        let mut store = match self.sandbox.store(&self.engines.engine) {
+            Ok(s) => s,
+            Err(e) => return plain(500, &format!("the service cannot start: {e}\n")),
+        };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let req = store
             .data_mut()

@@ -1,7 +1,8 @@
 //! Guest stdout and stderr: every byte goes to a [`LineSplitter`] and so into the
-//! container's logs. Writes never block the guest on storage.
+//! container's logs. A guest never waits on storage itself, only (through the stream's
+//! readiness) for room in the log queue when it writes faster than the log is stored.
 
-use crate::logs::LineSplitter;
+use crate::logs::{LineSplitter, LogHub};
 use bytes::Bytes;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -11,14 +12,21 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 /// The guest's view of one output stream of a container.
 #[derive(Clone)]
-pub struct LogOutput(Arc<Mutex<LineSplitter>>);
+pub struct LogOutput {
+    splitter: Arc<Mutex<LineSplitter>>,
+    hub: Arc<LogHub>,
+}
 
 impl LogOutput {
     pub fn new(splitter: LineSplitter) -> Self {
-        LogOutput(Arc::new(Mutex::new(splitter)))
+        let hub = splitter.hub().clone();
+        LogOutput {
+            splitter: Arc::new(Mutex::new(splitter)),
+            hub,
+        }
     }
     fn write_bytes(&self, bytes: &[u8]) {
-        self.0
+        self.splitter
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .write(bytes);
@@ -48,14 +56,17 @@ impl OutputStream for LogOutput {
     fn flush(&mut self) -> StreamResult<()> {
         Ok(())
     }
+    /// Back-pressure: nothing may be written while the log queue is nearly full.
     fn check_write(&mut self) -> StreamResult<usize> {
-        Ok(64 * 1024)
+        Ok(if self.hub.has_room() { 64 * 1024 } else { 0 })
     }
 }
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for LogOutput {
-    async fn ready(&mut self) {}
+    async fn ready(&mut self) {
+        self.hub.wait_for_room().await;
+    }
 }
 
 impl tokio::io::AsyncWrite for LogOutput {

@@ -171,13 +171,15 @@ impl Store {
 
     /// Creates or replaces a container group in one transaction: the resource group (created
     /// if absent), an IP from `pool` (kept on update), the FQDN (`fqdn(nonce)`, unique), and
-    /// fresh container rows. A taken label or an empty pool changes nothing.
+    /// fresh container rows. A taken label, an empty pool or a subscription at its quota of
+    /// `max_groups` changes nothing.
     pub fn put_group(
         &self,
         scope: &Scope,
         name: &str,
         spec: &ContainerGroupSpec,
         pool: (u32, u32),
+        max_groups: u64,
         fqdn: &dyn Fn(&str) -> Option<String>,
     ) -> Result<PutOutcome> {
         let mut conn = self.lock();
@@ -194,6 +196,16 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
+        if existing.is_none() {
+            let count: u64 = tx.query_row(
+                "SELECT COUNT(*) FROM container_groups WHERE subscription = ?1",
+                params![scope.subscription],
+                |r| r.get(0),
+            )?;
+            if count >= max_groups {
+                return Err(Error::QuotaReached { limit: max_groups });
+            }
+        }
         let nonce = existing
             .as_ref()
             .map(|e| e.2.clone())

@@ -149,6 +149,17 @@ impl Store {
         Ok(rows)
     }
 
+    /// Counts lines a container lost before they could be stored.
+    pub fn add_dropped(&self, group_id: i64, container: &str, n: u64) -> Result<()> {
+        self.lock().execute(
+            "INSERT INTO log_counts (group_id, container, lines, dropped)
+             SELECT ?1, ?2, 0, ?3 WHERE EXISTS (SELECT 1 FROM container_groups WHERE id = ?1)
+             ON CONFLICT (group_id, container) DO UPDATE SET dropped = dropped + ?3",
+            params![group_id, container, n],
+        )?;
+        Ok(())
+    }
+
     /// `(lines kept, lines dropped)` for a container.
     pub fn log_counts(&self, group_id: i64, container: &str) -> Result<(u64, u64)> {
         use rusqlite::OptionalExtension;

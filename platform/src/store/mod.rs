@@ -25,6 +25,8 @@ pub enum Error {
         "The DNS name label '{label}' in container group '{group}' not available. Try using a different label."
     )]
     LabelTaken { label: String, group: String },
+    #[error("the subscription already holds {limit} container groups, its quota")]
+    QuotaReached { limit: u64 },
     #[error("the IP address pool is exhausted: every address is in use")]
     PoolExhausted,
     #[error("could not open the database: {0}")]
