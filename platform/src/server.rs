@@ -76,17 +76,6 @@ pub async fn serve(
     let tenant = store.setting("tenant", || uuid::Uuid::new_v4().to_string())?;
     let logs = LogHub::start(store.clone(), config.max_log_lines);
     let engines = Engines::new(config.data_dir.join("cache"))?;
-    let runtime = Runtime::new(
-        engines,
-        store.clone(),
-        logs.clone(),
-        RuntimeConfig {
-            request_timeout: config.request_timeout,
-            max_runtime: config.max_runtime,
-            volumes_dir: config.data_dir.join("volumes"),
-        },
-    );
-
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {} for the API: {e}", config.listen))?;
@@ -110,6 +99,19 @@ pub async fn serve(
     }
     let handler = DnsHandler::new(&config.zone, directory.clone(), config.dns_listen.ip())?;
     let (dns_addr, mut dns_server) = dns::start(config.dns_listen, handler).await?;
+    // Guests may call out over HTTP, but never to the platform's own listeners.
+    let forbidden: std::sync::Arc<[SocketAddr]> = vec![api_addr, front_addr, dns_addr].into();
+    let runtime = Runtime::new(
+        engines,
+        store.clone(),
+        logs.clone(),
+        RuntimeConfig {
+            request_timeout: config.request_timeout,
+            max_runtime: config.max_runtime,
+            volumes_dir: config.data_dir.join("volumes"),
+            forbidden,
+        },
+    );
 
     // Groups that were running when the platform last stopped start over: they show
     // Pending until their ports are bound again, never a stale Running.

@@ -2,6 +2,7 @@
 //! sandbox: its argv, its env, its stdout/stderr into the logs, its memory cap, its volumes
 //! at their mount paths — and nothing else (no host env, no other file, no sockets).
 
+use super::outgoing::GuestHttpHooks;
 use super::stdio::LogOutput;
 use crate::logs::{LineSplitter, LogHub};
 use crate::model::Container;
@@ -18,6 +19,7 @@ pub struct Host {
     http: WasiHttpCtx,
     table: ResourceTable,
     limits: StoreLimits,
+    hooks: GuestHttpHooks,
 }
 
 impl WasiView for Host {
@@ -34,7 +36,7 @@ impl WasiHttpView for Host {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: Default::default(),
+            hooks: &mut self.hooks,
         }
     }
 }
@@ -56,10 +58,18 @@ pub struct Sandbox {
     memory_cap: usize,
     mounts: Vec<Mount>,
     logs: Arc<LogHub>,
+    /// The platform's own addresses, closed to the guest's outgoing HTTP.
+    pub forbidden: Arc<[std::net::SocketAddr]>,
 }
 
 impl Sandbox {
-    pub fn new(group_id: i64, c: &Container, mounts: Vec<Mount>, logs: Arc<LogHub>) -> Sandbox {
+    pub fn new(
+        group_id: i64,
+        c: &Container,
+        mounts: Vec<Mount>,
+        logs: Arc<LogHub>,
+        forbidden: Arc<[std::net::SocketAddr]>,
+    ) -> Sandbox {
         let argv = if c.command.is_empty() {
             vec![c.name.clone()]
         } else {
@@ -87,6 +97,7 @@ impl Sandbox {
             memory_cap,
             mounts,
             logs,
+            forbidden,
         }
     }
 
@@ -134,6 +145,9 @@ impl Sandbox {
                 http: WasiHttpCtx::new(),
                 table: ResourceTable::new(),
                 limits,
+                hooks: GuestHttpHooks {
+                    forbidden: self.forbidden.clone(),
+                },
             },
         );
         store.limiter(|h| &mut h.limits);

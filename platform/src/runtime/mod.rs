@@ -9,6 +9,7 @@
 pub mod command;
 pub mod engine;
 pub mod host;
+mod outgoing;
 mod service;
 mod stdio;
 mod supervisor;
@@ -37,6 +38,8 @@ pub struct RuntimeConfig {
     pub max_runtime: Option<Duration>,
     /// Where each group's volumes live (`<data dir>/volumes`).
     pub volumes_dir: PathBuf,
+    /// The platform's own listeners, which guests' outgoing HTTP may not reach.
+    pub forbidden: Arc<[std::net::SocketAddr]>,
 }
 
 struct Supervised {

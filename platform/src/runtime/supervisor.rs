@@ -196,7 +196,13 @@ pub(super) async fn supervise(
             ctx.fail().await;
             return;
         };
-        let sandbox = Sandbox::new(ctx.id, c, mounts(c), rt.logs.clone());
+        let sandbox = Sandbox::new(
+            ctx.id,
+            c,
+            mounts(c),
+            rt.logs.clone(),
+            rt.config.forbidden.clone(),
+        );
         let exit = run_command_once(&ctx, c, pre, &sandbox, false).await;
         if exit == Exit::Cancelled {
             return;
@@ -226,7 +232,13 @@ pub(super) async fn supervise(
         .map(|p| p.port);
     let mut tasks = Vec::new();
     for (c, l) in group.spec.containers.iter().zip(main_loaded) {
-        let sandbox = Sandbox::new(ctx.id, c, mounts(c), rt.logs.clone());
+        let sandbox = Sandbox::new(
+            ctx.id,
+            c,
+            mounts(c),
+            rt.logs.clone(),
+            rt.config.forbidden.clone(),
+        );
         match &l.workload {
             Workload::Service(pre) => {
                 let service = Arc::new(Service {
