@@ -125,6 +125,21 @@ impl Client {
         })
     }
 
+    /// A URL of the platform's own API (outside ARM's subscriptions, e.g. `/tokens`).
+    pub fn platform_url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("http URL")
+            .pop_if_empty()
+            .extend(segments);
+        url
+    }
+
+    /// The subscription every ARM path names.
+    pub fn subscription(&self) -> &str {
+        &self.subscription
+    }
+
     /// The URL of `segments` under `/subscriptions/{sub}`, with `api-version` and `query`.
     pub fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
         let mut url = self.base.clone();

@@ -9,6 +9,7 @@
 //!   `--follow`) and `yaml_file` (ACI's YAML format, read and exported).
 //! - `attach`: `waci container attach`, the API's attach socket.
 //! - `group`: `waci group ...`.
+//! - `token`: `waci token create|list|revoke`, subscription-scoped access tokens.
 //! - `output`: `-o json|jsonc|table|tsv|yaml|yamlc|none` and `--query`.
 
 mod attach;
@@ -19,6 +20,7 @@ mod group;
 mod logs;
 mod output;
 mod serve;
+mod token;
 mod yaml_file;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +52,11 @@ enum Command {
         waci container list -o table"
     )]
     Container(container::ContainerArgs),
+    /// Make, list and revoke access tokens that see one subscription.
+    #[command(
+        after_help = "Example:\n  waci token create --subscription team-a --expires 7d\n  waci token list"
+    )]
+    Token(token::TokenArgs),
     /// Manage resource groups, as `az group` does.
     #[command(after_help = "Example:\n  waci group create -n demo\n  waci group list -o table")]
     Group(group::GroupArgs),
@@ -62,6 +69,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Container(args) => client_command(container::run(args)),
         Command::Group(args) => client_command(group::run(args)),
+        Command::Token(args) => client_command(token::run(args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -160,7 +160,7 @@ pub async fn serve(
         runtime: runtime.clone(),
         logs: logs.clone(),
         config,
-        token,
+        admin_hash: api::admin_hash(&token),
         tenant,
     });
     axum::serve(listener, api::app(state))

@@ -5,6 +5,7 @@
 //! **Invariant:** a request that fails validation changes nothing: parsing happens before
 //! any store call, and each store change is one transaction.
 
+mod access;
 mod attach;
 mod error;
 mod groups;
@@ -14,13 +15,18 @@ mod render;
 pub use error::{ApiError, ApiResult};
 pub use groups::should_resume;
 
+/// How the admin token is kept in memory: hashed, like every other token.
+pub fn admin_hash(token: &str) -> String {
+    access::hash(token)
+}
+
 use crate::config::Config;
 use crate::logs::LogHub;
 use crate::runtime::Runtime;
 use crate::store::Store;
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::Request;
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -50,8 +56,8 @@ pub struct AppState {
     pub runtime: Arc<Runtime>,
     pub logs: Arc<LogHub>,
     pub config: Arc<Config>,
-    /// The admin token (DESIGN.md §10).
-    pub token: String,
+    /// SHA-256 of the admin token (DESIGN.md §10), compared in constant time.
+    pub admin_hash: String,
     /// This platform's tenant id, hashed into `TenantReuse` FQDNs.
     pub tenant: String,
 }
@@ -75,10 +81,18 @@ pub fn router(state: AppRef) -> Router {
         .route("/subscriptions/{sub}/providers/Microsoft.ContainerInstance/locations/{loc}/operations/{id}", get(groups::operation))
         .route(&format!("{cg}/{{name}}/{{action}}"), post(groups::action))
         .layer(middleware::from_fn(require_api_version));
+    let tokens = Router::new()
+        .route("/tokens", post(access::create).get(access::list))
+        .route("/tokens/{id}", axum::routing::delete(access::revoke))
+        .route_layer(middleware::from_fn(admin_only));
     Router::new()
         .merge(arm)
+        .merge(tokens)
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::require_token,
+        ))
         // The attach socket is authenticated by its one-time password instead.
         .route("/attach/{id}", get(attach::socket))
         .with_state(state)
@@ -170,29 +184,18 @@ fn tower_rewrite(
     })
 }
 
-/// `Authorization: Bearer <token>`, compared in constant time.
-async fn require_token(State(state): State<AppRef>, req: Request, next: Next) -> Response {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    match given {
-        None => ApiError::new(StatusCode::UNAUTHORIZED, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing; send 'Authorization: Bearer <token>' (the token is in <data dir>/token).").into_response(),
-        Some(t) if !constant_time_eq(t.as_bytes(), state.token.as_bytes()) => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "The access token is invalid.").into_response()
-        }
-        Some(_) => next.run(req).await,
+/// The token API is the admin's alone (a scoped token never reaches here; this is a second
+/// lock on the same door).
+async fn admin_only(req: Request, next: Next) -> Response {
+    match req.extensions().get::<access::Principal>() {
+        Some(access::Principal::Admin) => next.run(req).await,
+        _ => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "No API operation matches this path and method.",
+        )
+        .into_response(),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 /// The api-version a request asked for, if valid.

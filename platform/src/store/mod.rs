@@ -7,9 +7,11 @@
 
 mod groups;
 mod logs;
+mod tokens;
 
 pub use groups::{ContainerRow, GroupRow, Operation, PutOutcome, ResourceGroupRow};
 pub use logs::{LogLine, Stream};
+pub use tokens::TokenRow;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;

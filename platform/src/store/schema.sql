@@ -74,3 +74,10 @@ CREATE TABLE IF NOT EXISTS operations (
     start_time   TEXT NOT NULL,
     end_time     TEXT
 );
+CREATE TABLE IF NOT EXISTS tokens (
+    id           TEXT PRIMARY KEY,
+    hash         TEXT NOT NULL UNIQUE,       -- sha256 of the token; the token itself is never kept
+    subscription TEXT NOT NULL,              -- the only subscription it sees
+    created      TEXT NOT NULL,
+    expires      TEXT                        -- RFC 3339; NULL: never
+);
