@@ -174,7 +174,8 @@ async fn a_guest_cannot_break_out_but_can_call_out() {
         p.wait_for_state("box", name, "Succeeded").await;
         out.insert(
             *name,
-            p.wait_for_log("box", name, "main", "probe tcp-socket")
+            // The last line each probe writes.
+            p.wait_for_log("box", name, "main", "probe http-out")
                 .await,
         );
     }
