@@ -175,8 +175,7 @@ async fn a_guest_cannot_break_out_but_can_call_out() {
         out.insert(
             *name,
             // The last line each probe writes.
-            p.wait_for_log("box", name, "main", "probe http-out")
-                .await,
+            p.wait_for_log("box", name, "main", "probe http-out").await,
         );
     }
     let line = |name: &str, probe: &str| -> String {
@@ -211,4 +210,152 @@ async fn a_guest_cannot_break_out_but_can_call_out() {
     );
     p.wait_for_log("box", "target", "main", "GET /from-a-guest")
         .await;
+}
+
+/// Sends only the head of a PUT whose Content-Length is 2 MiB and reads the answer.
+async fn announce_huge_body(p: &TestPlatform, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = p.api.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "PUT {path}?api-version={API_VERSION} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        p.token,
+        2 << 20
+    );
+    s.write_all(head.as_bytes()).await.expect("write");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .expect("an answer")
+        .expect("read");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_input_is_refused_in_the_arm_shape() {
+    let p = TestPlatform::start().await;
+    let url = format!(
+        "{}{}?api-version={API_VERSION}",
+        p.api,
+        TestPlatform::group_path("limits", "web")
+    );
+    // A client announcing a body over the limit is refused before it sends it.
+    let r = announce_huge_body(&p, &TestPlatform::group_path("limits", "web")).await;
+    assert!(r.starts_with("HTTP/1.1 413"), "{r}");
+    assert!(r.contains("\"code\":\"RequestEntityTooLarge\""), "{r}");
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let r = p.raw("PUT", &url, Some(&p.token), Some(deep)).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("InvalidRequestContent")),
+        "{}",
+        r.text
+    );
+    let mut many_env = group_body("waci/hello-cli", &[], "Never", &[]);
+    many_env["properties"]["containers"][0]["properties"]["environmentVariables"] = json!(
+        (0..101)
+            .map(|i| json!({"name": format!("V{i}"), "value": "x"}))
+            .collect::<Vec<_>>()
+    );
+    let r = p.put_group("limits", "web", many_env).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 100 environment variables")
+    );
+    let long_name = "a".repeat(64);
+    assert_eq!(
+        p.put_group(
+            "limits",
+            &long_name,
+            group_body("waci/hello-cli", &[], "Never", &[])
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        p.get_group("limits", "web").await.status,
+        404,
+        "nothing was stored"
+    );
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_any_answer_log_event_or_cli_output() {
+    let p = TestPlatform::start().await;
+    let (secure, password, file) = (
+        "secure-value-7d1f",
+        "registry-pass-9c2e",
+        "secret-file-content-4b8a",
+    );
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, file);
+    let body = json!({"location": "local", "properties": {"restartPolicy": "Never",
+        "imageRegistryCredentials": [{"server": "registry.example", "username": "me", "password": password}],
+        "volumes": [{"name": "cfg", "secret": {"f.txt": b64}}],
+        "containers": [{"name": "main", "properties": {"image": "waci/hello-cli",
+            "command": ["hello-cli", "--read", "/cfg/f.txt"],
+            "environmentVariables": [{"name": "API_KEY", "secureValue": secure}],
+            "volumeMounts": [{"name": "cfg", "mountPath": "/cfg"}]}}]}});
+    let mut seen = Vec::new();
+    let created = p.put_group("sec", "job", body.clone()).await;
+    seen.push(created.text.clone());
+    let op = created.headers["azure-asyncoperation"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let g = p.wait_for_state("sec", "job", "Succeeded").await;
+    seen.push(g.to_string());
+    seen.push(p.raw("GET", &op, Some(&p.token), None).await.text);
+    seen.push(
+        p.call(
+            "GET",
+            &format!("/subscriptions/{SUB}/providers/Microsoft.ContainerInstance/containerGroups"),
+            None,
+        )
+        .await
+        .text,
+    );
+    seen.push(p.put_group("sec", "job", body.clone()).await.text);
+    let mut bad = body.clone();
+    bad["properties"]["restartPolicy"] = json!("Sometimes");
+    seen.push(p.put_group("sec", "bad", bad).await.text);
+    for line in [
+        "container show -g sec -n job",
+        "container list",
+        "container show -g sec -n job -o yaml",
+        "container show -g sec -n job -o table",
+    ] {
+        seen.push(p.waci(line).await.ok().stdout);
+    }
+    let export = p.data_dir.path().join("export.yaml");
+    let exported = p
+        .waci(&format!(
+            "container export -g sec -n job -f {}",
+            export.display()
+        ))
+        .await;
+    seen.push(exported.stdout + &exported.stderr);
+    seen.push(std::fs::read_to_string(&export).unwrap_or_default());
+    seen.push(
+        p.waci("container show -g sec -n nope")
+            .await
+            .failed()
+            .stderr,
+    );
+    for text in &seen {
+        for secret in [secure, password, b64.as_str()] {
+            assert!(
+                !text.contains(secret),
+                "a secret leaked: {secret} in {text}"
+            );
+        }
+    }
+    // The guest itself reads its secret file and prints its env: a guest's own output is
+    // the user's, as in ACI. The platform writes no secret anywhere else.
+    let logs = p.logs("sec", "job", "main").await;
+    assert!(logs.contains(&format!("read /cfg/f.txt: {file}")), "{logs}");
+    assert!(!logs.contains(password), "{logs}");
 }

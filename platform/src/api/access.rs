@@ -3,11 +3,11 @@
 //! are compared as SHA-256 hashes in constant time; only hashes of scoped tokens are stored.
 //! Also the admin-only token API: create, list, revoke.
 
+use super::body::ArmBody;
 use super::{ApiError, ApiResult, AppRef};
 use crate::model::now_rfc3339;
 use crate::store::TokenRow;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
@@ -131,7 +131,7 @@ fn render(t: &TokenRow) -> Value {
 }
 
 /// `POST /tokens` `{"subscription": "S", "expires": "7d"}` → the token, shown this once.
-pub async fn create(State(app): State<AppRef>, body: Bytes) -> ApiResult<Response> {
+pub async fn create(State(app): State<AppRef>, ArmBody(body): ArmBody) -> ApiResult<Response> {
     let v: Value = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "InvalidRequestContent",

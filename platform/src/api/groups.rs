@@ -1,12 +1,12 @@
 //! Handlers for resource groups, container groups and async operations.
 
+use super::body::ArmBody;
 use super::render::{self, PROVIDER};
 use super::{ApiError, ApiResult, AppRef};
 use crate::model::names::{self, LabelScopeIds};
 use crate::model::{GroupState, Scope, parse};
 use crate::store::GroupRow;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +23,7 @@ fn api_version(q: &Q) -> String {
 }
 
 /// Parses a JSON body, or says why it cannot be read.
-fn json_body(body: &Bytes) -> ApiResult<Value> {
+fn json_body(body: &[u8]) -> ApiResult<Value> {
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "InvalidRequestContent",
@@ -46,7 +46,7 @@ fn check_rg_name(rg: &str) -> ApiResult<()> {
 pub async fn put_resource_group(
     State(app): State<AppRef>,
     Path((sub, rg)): Path<(String, String)>,
-    body: Bytes,
+    ArmBody(body): ArmBody,
 ) -> ApiResult<Response> {
     check_rg_name(&rg)?;
     let v = if body.is_empty() {
@@ -170,7 +170,7 @@ pub async fn put_group(
     State(app): State<AppRef>,
     Path((sub, rg, name)): Path<(String, String, String)>,
     q: Q,
-    body: Bytes,
+    ArmBody(body): ArmBody,
 ) -> ApiResult<Response> {
     check_rg_name(&rg)?;
     let v = json_body(&body)?;
@@ -252,7 +252,7 @@ pub async fn get_group(
 pub async fn patch_group(
     State(app): State<AppRef>,
     Path((sub, rg, name)): Path<(String, String, String)>,
-    body: Bytes,
+    ArmBody(body): ArmBody,
 ) -> ApiResult<Json<Value>> {
     let v = json_body(&body)?;
     let tags = parse::tags_of(&v)?;

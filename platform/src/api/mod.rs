@@ -7,6 +7,7 @@
 
 mod access;
 mod attach;
+mod body;
 mod error;
 mod groups;
 mod logs;
@@ -88,6 +89,7 @@ pub fn router(state: AppRef) -> Router {
     Router::new()
         .merge(arm)
         .merge(tokens)
+        .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -14,6 +14,9 @@ use std::collections::BTreeSet;
 pub const MAX_CONTAINERS: usize = 60;
 pub const MAX_VOLUMES: usize = 20;
 pub const MAX_PORTS_PER_IP: usize = 5;
+/// Environment variables per container: ACI publishes no limit; a bound keeps a request
+/// (and the sandbox's start-up) small.
+pub const MAX_ENV_VARS: usize = 100;
 /// ACI's defaults when `resources.requests` is left out (what `az container create` sends).
 pub const DEFAULT_CPU: f64 = 1.0;
 pub const DEFAULT_MEMORY_GB: f64 = 1.5;
@@ -374,7 +377,14 @@ fn container(
         ));
     }
     let mut env = Vec::new();
-    for (f, ev) in p.arr("environmentVariables")? {
+    let env_items = p.arr("environmentVariables")?;
+    if env_items.len() > MAX_ENV_VARS {
+        return Err(invalid(
+            &p.field("environmentVariables"),
+            format!("A container can have at most {MAX_ENV_VARS} environment variables."),
+        ));
+    }
+    for (f, ev) in env_items {
         let e = At::root(ev, &f)?;
         let name = e.required_str("name")?;
         names::check_env_name(name).map_err(|m| invalid(&e.field("name"), m))?;
