@@ -8,7 +8,6 @@ use crate::runtime::Runtime;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -93,37 +92,11 @@ pub async fn serve(
     runtime: Arc<Runtime>,
     shutdown: CancellationToken,
 ) {
-    loop {
-        let (stream, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "front door accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.cancelled() => return,
-        };
-        let _ = stream.set_nodelay(true);
-        let (directory, runtime, shutdown) = (directory.clone(), runtime.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| {
-                let (directory, runtime) = (directory.clone(), runtime.clone());
-                async move { Ok::<_, std::convert::Infallible>(route(req, &directory, &runtime).await) }
-            });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let conn = builder.serve_connection(TokioIo::new(stream), svc);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
-            }
-        });
-    }
+    let svc = hyper::service::service_fn(move |req| {
+        let (directory, runtime) = (directory.clone(), runtime.clone());
+        async move { Ok::<_, std::convert::Infallible>(route(req, &directory, &runtime).await) }
+    });
+    crate::http::serve(listener, svc, shutdown, crate::runtime::DRAIN_GRACE).await
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! - [`directory`]: published FQDNs → groups, read by [`dns`] and [`frontdoor`].
 //! - [`dns`]: the embedded authoritative DNS server (hickory).
 //! - [`frontdoor`]: HTTP by `Host` to a group's first port, in-process.
+//! - [`http`]: the one accept loop of every listener (timeouts, drain).
 //! - [`api`]: the ARM-shaped control API (axum).
 //! - [`config`], [`server`]: settings and the `serve` entry point.
 
@@ -16,6 +17,7 @@ pub mod config;
 pub mod directory;
 pub mod dns;
 pub mod frontdoor;
+pub mod http;
 pub mod images;
 pub mod logs;
 pub mod model;

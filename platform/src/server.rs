@@ -163,9 +163,13 @@ pub async fn serve(
         admin_hash: api::admin_hash(&token),
         tenant,
     });
-    axum::serve(listener, api::app(state))
-        .with_graceful_shutdown(stop.clone().cancelled_owned())
-        .await?;
+    crate::http::serve(
+        listener,
+        api::app(state),
+        stop.clone(),
+        crate::runtime::DRAIN_GRACE,
+    )
+    .await;
     let _ = front.await;
     let _ = dns_server.shutdown_gracefully().await;
     runtime.stop_all().await;

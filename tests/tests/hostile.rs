@@ -359,3 +359,33 @@ async fn secrets_never_appear_in_any_answer_log_event_or_cli_output() {
     assert!(logs.contains(&format!("read /cfg/f.txt: {file}")), "{logs}");
     assert!(!logs.contains(password), "{logs}");
 }
+
+#[tokio::test]
+async fn a_slow_client_is_cut_off_and_holds_up_no_one() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let p = TestPlatform::start().await;
+    let addr = p.api.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /subscriptions HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("a partial head");
+    // Others are served meanwhile.
+    assert_eq!(p.get_group("any", "none").await.status, 404);
+    // The platform gives up on the unfinished head after its header timeout (10 s).
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match slow.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the slow connection was closed by the platform"
+    );
+}

@@ -417,8 +417,12 @@ async fn sigkill_and_restart_lose_nothing() {
     p.restart().await;
 
     let web = p.wait_for_state("prod", "web", "Running").await;
-    let events = web["properties"]["containers"][0]["properties"]["instanceView"]["events"].to_string();
-    assert!(events.contains("compiled code from cache"), "a restart does not recompile: {events}");
+    let events =
+        web["properties"]["containers"][0]["properties"]["instanceView"]["events"].to_string();
+    assert!(
+        events.contains("compiled code from cache"),
+        "a restart does not recompile: {events}"
+    );
     assert_eq!(ip_of(&web), ip, "the group keeps its IP");
     let (status, _) = http_get(&format!("http://{ip}:80/after-restart"))
         .await

@@ -153,12 +153,12 @@ pub fn canonical_path(path: &str) -> String {
     format!("/{}", segs.join("/"))
 }
 
-/// Wraps the router so paths are made canonical before routing.
-pub fn app(state: AppRef) -> axum::routing::IntoMakeService<Router> {
+/// The API as a hyper service: the router, with paths made canonical before routing.
+pub fn app(state: AppRef) -> hyper_util::service::TowerToHyperService<Router> {
     let inner = router(state);
-    Router::new()
-        .fallback_service(tower_rewrite(inner))
-        .into_make_service()
+    hyper_util::service::TowerToHyperService::new(
+        Router::new().fallback_service(tower_rewrite(inner)),
+    )
 }
 
 fn tower_rewrite(

@@ -10,7 +10,6 @@ use super::host::{Host, Sandbox};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -121,39 +120,12 @@ impl HttpView for Host {
     }
 }
 
-/// Accepts connections on `listener` until `cancel`, serving each with `service`.
-/// Connections open at cancel are asked to close after their current request.
+/// Serves `service` on `listener` until `cancel`; open connections then finish their
+/// current request within the drain grace.
 pub async fn accept_loop(listener: TcpListener, service: Arc<Service>, cancel: CancellationToken) {
-    loop {
-        let (stream, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-            _ = cancel.cancelled() => return,
-        };
-        let _ = stream.set_nodelay(true);
+    let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let service = service.clone();
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-                let service = service.clone();
-                async move { Ok::<_, std::convert::Infallible>(service.handle(req).await) }
-            });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let conn = builder.serve_connection(TokioIo::new(stream), svc);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = cancel.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(super::DRAIN_GRACE, conn).await;
-                }
-            }
-        });
-    }
+        async move { Ok::<_, std::convert::Infallible>(service.handle(req).await) }
+    });
+    crate::http::serve(listener, svc, cancel, super::DRAIN_GRACE).await
 }
