@@ -9,6 +9,7 @@
 //! - [`dns`]: the embedded authoritative DNS server (hickory).
 //! - [`frontdoor`]: HTTP by `Host` to a group's first port, in-process.
 //! - [`api`]: the ARM-shaped control API (axum).
+//! - [`portal`]: the web portal: a page, its styles and scripts, served beside the API.
 //! - [`config`], [`server`]: settings and the `serve` entry point.
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod frontdoor;
 pub mod images;
 pub mod logs;
 pub mod model;
+pub mod portal;
 pub mod runtime;
 pub mod server;
 pub mod store;

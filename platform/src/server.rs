@@ -160,6 +160,7 @@ pub async fn serve(
         config,
         token,
         tenant,
+        front_door: front_addr,
     });
     axum::serve(listener, api::app(state))
         .with_graceful_shutdown(stop.clone().cancelled_owned())

@@ -54,6 +54,8 @@ pub struct AppState {
     pub token: String,
     /// This platform's tenant id, hashed into `TenantReuse` FQDNs.
     pub tenant: String,
+    /// Where the front door listens (port 0 resolved): the portal links FQDNs through it.
+    pub front_door: std::net::SocketAddr,
 }
 
 pub type AppRef = Arc<AppState>;
@@ -81,6 +83,8 @@ pub fn router(state: AppRef) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         // The attach socket is authenticated by its one-time password instead.
         .route("/attach/{id}", get(attach::socket))
+        // The portal's page and assets hold no data; the page sends the token on API calls.
+        .merge(crate::portal::router())
         .with_state(state)
 }
 
