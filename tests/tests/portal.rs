@@ -11,6 +11,61 @@ use waci_tests::*;
 const PORTAL_SUB: &str = "00000000-0000-0000-0000-000000000000";
 
 #[tokio::test]
+async fn the_page_needs_no_token_but_the_api_behind_it_still_does() {
+    let p = TestPlatform::start().await;
+    let page = p.raw("GET", &format!("{}/", p.api), None, None).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("<title>waci portal</title>"),
+        "{}",
+        page.text
+    );
+    assert_eq!(
+        page.headers["referrer-policy"], "no-referrer",
+        "the token never leaks in a Referer"
+    );
+    let script = p
+        .raw("GET", &format!("{}/portal/app.js", p.api), None, None)
+        .await;
+    assert_eq!(script.status, 200);
+    assert!(
+        script.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+
+    // The page learns where the front door is and which quickstart images exist.
+    let config = p
+        .raw("GET", &format!("{}/portal/config", p.api), None, None)
+        .await;
+    let front_port: u64 = p.front_door.rsplit(':').next().unwrap().parse().unwrap();
+    assert_eq!(config.body["frontDoorPort"], front_port);
+    assert_eq!(
+        config.body["quickstartImages"][0]["image"],
+        "waci/hello-http"
+    );
+
+    // Everything else still asks for the token.
+    let list = p
+        .raw(
+            "GET",
+            &format!(
+                "{}/subscriptions/{PORTAL_SUB}/resourcegroups?api-version={API_VERSION}",
+                p.api
+            ),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(list.status, 401, "{}", list.text);
+    let missing = p
+        .raw("GET", &format!("{}/portal/nope.js", p.api), None, None)
+        .await;
+    assert_eq!(missing.status, 404);
+}
+
+#[tokio::test]
 async fn the_quickstart_in_a_browser_create_open_read_logs_delete() {
     let p = TestPlatform::start().await;
     let mut b = Browser::start("quickstart").await;
