@@ -19,6 +19,21 @@ const BUILT_IN: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// What each quickstart image does, in a line, and the port a service of it is usually
+/// opened on (`None`: a command, which needs no port). The portal offers these.
+const BUILT_IN_SUMMARIES: &[(&str, &str, Option<u16>)] = &[
+    (
+        "hello-http",
+        "A web service: answers HTTP with a welcome page and logs one line per request.",
+        Some(80),
+    ),
+    (
+        "hello-cli",
+        "A command: prints its arguments and environment, then exits.",
+        None,
+    ),
+];
+
 /// Where build.rs left every guest component (tests run the misbehaving ones from here).
 pub const GUESTS_DIR: &str = env!("WACI_GUESTS_DIR");
 
@@ -76,6 +91,35 @@ pub fn built_ins() -> Vec<String> {
     BUILT_IN.iter().map(|(n, _)| format!("waci/{n}")).collect()
 }
 
+/// A quickstart image as a listing shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuiltIn {
+    /// The reference that names it (`waci/hello-http`).
+    pub reference: String,
+    pub summary: &'static str,
+    /// The port a service of it is usually opened on; `None` for a command.
+    pub port: Option<u16>,
+}
+
+/// The quickstart images with what each does, in the order they are offered.
+pub fn built_in_images() -> Vec<BuiltIn> {
+    BUILT_IN
+        .iter()
+        .map(|(name, _)| {
+            let (summary, port) = BUILT_IN_SUMMARIES
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .map(|(_, s, p)| (*s, *p))
+                .unwrap_or(("", None));
+            BuiltIn {
+                reference: format!("waci/{name}"),
+                summary,
+                port,
+            }
+        })
+        .collect()
+}
+
 /// Cheap check at the API boundary: would `resolve` find this image?
 pub fn check(reference: &str) -> Result<(), Error> {
     match kind(reference)? {
@@ -131,4 +175,26 @@ fn read(p: &Path) -> std::io::Result<Vec<u8>> {
 
 pub fn digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_says_what_it_does() {
+        let images = built_in_images();
+        assert_eq!(
+            images
+                .iter()
+                .map(|b| b.reference.clone())
+                .collect::<Vec<_>>(),
+            built_ins()
+        );
+        for b in &images {
+            assert!(!b.summary.is_empty(), "{} has no summary", b.reference);
+        }
+        let http = images.iter().find(|b| b.reference == "waci/hello-http");
+        assert_eq!(http.and_then(|b| b.port), Some(80));
+    }
 }

@@ -10,6 +10,7 @@
 //! - [`frontdoor`]: HTTP by `Host` to a group's first port, in-process.
 //! - [`http`]: the one accept loop of every listener (timeouts, drain).
 //! - [`api`]: the ARM-shaped control API (axum).
+//! - [`portal`]: the web portal: a page, its styles and scripts, served beside the API.
 //! - [`config`], [`server`]: settings and the `serve` entry point.
 
 pub mod api;
@@ -21,6 +22,7 @@ pub mod http;
 pub mod images;
 pub mod logs;
 pub mod model;
+pub mod portal;
 pub mod runtime;
 pub mod server;
 pub mod store;

@@ -162,6 +162,7 @@ pub async fn serve(
         config,
         admin_hash: api::admin_hash(&token),
         tenant,
+        front_door: front_addr,
     });
     crate::http::serve(
         listener,

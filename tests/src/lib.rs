@@ -1,6 +1,8 @@
 //! `TestPlatform`: the real `waci serve` binary, started on port 0 in a temp dir, and the
 //! few helpers a test needs to act as a user would (ARM requests, waiting for a state,
-//! killing and restarting the platform).
+//! killing and restarting the platform). [`browser`] drives the portal in a real Chromium.
+
+pub mod browser;
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};

@@ -61,6 +61,8 @@ pub struct AppState {
     pub admin_hash: String,
     /// This platform's tenant id, hashed into `TenantReuse` FQDNs.
     pub tenant: String,
+    /// Where the front door listens (port 0 resolved): the portal links FQDNs through it.
+    pub front_door: std::net::SocketAddr,
 }
 
 pub type AppRef = Arc<AppState>;
@@ -97,6 +99,8 @@ pub fn router(state: AppRef) -> Router {
         ))
         // The attach socket is authenticated by its one-time password instead.
         .route("/attach/{id}", get(attach::socket))
+        // The portal's page and assets hold no data; the page sends the token on API calls.
+        .merge(crate::portal::router())
         .with_state(state)
 }
 
