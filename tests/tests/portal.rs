@@ -265,7 +265,7 @@ async fn the_form_shows_each_mistake_beside_its_field() {
     b.type_into("#f-token", "not-the-token").await;
     b.click("#token-form button[type=submit]").await;
     b.wait_for_text("#f-token-error", "the API's refusal", |t| {
-        t.contains("The access token is invalid.")
+        t.contains("The access token is invalid")
     })
     .await;
     b.screenshot("token-refused").await;
