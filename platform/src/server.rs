@@ -113,12 +113,20 @@ pub async fn serve(
         },
     );
 
-    // Groups that were running when the platform last stopped start over: they show
-    // Pending until their ports are bound again, never a stale Running.
-    for g in stored.into_iter().filter(api::should_resume) {
-        if let Some(g) = store.restart_group(g.id)? {
-            runtime.apply(g);
-        }
+    // Groups that were running when the platform last stopped start over, in one
+    // transaction: they show Pending until their ports are bound again, never a stale Running.
+    let resumed: std::collections::HashSet<i64> = stored
+        .iter()
+        .filter(|g| api::should_resume(g))
+        .map(|g| g.id)
+        .collect();
+    store.restart_groups(&resumed.iter().copied().collect::<Vec<_>>())?;
+    for g in store
+        .list_groups(None, None)?
+        .into_iter()
+        .filter(|g| resumed.contains(&g.id))
+    {
+        runtime.apply(g);
     }
 
     let stop = CancellationToken::new();

@@ -107,7 +107,7 @@ impl Store {
         location: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(ResourceGroupRow, bool)> {
-        let conn = self.lock();
+        let conn = self.lock_durable();
         let tags_json = serde_json::to_string(tags).unwrap_or_else(|_| "{}".into());
         let updated = conn.execute(
             "UPDATE resource_groups SET tags = ?3 WHERE subscription = ?1 AND name_lc = ?2",
@@ -162,7 +162,7 @@ impl Store {
 
     /// Deletes an empty resource group. The caller deletes its container groups first.
     pub fn delete_resource_group(&self, sub: &str, name: &str) -> Result<bool> {
-        let n = self.lock().execute(
+        let n = self.lock_durable().execute(
             "DELETE FROM resource_groups WHERE subscription = ?1 AND name_lc = ?2",
             params![sub, name.to_lowercase()],
         )?;
@@ -182,7 +182,7 @@ impl Store {
         max_groups: u64,
         fqdn: &dyn Fn(&str) -> Option<String>,
     ) -> Result<PutOutcome> {
-        let mut conn = self.lock();
+        let mut conn = self.lock_durable();
         let tx = conn.transaction()?;
         let rg_lc = scope.resource_group.to_lowercase();
         tx.execute(
@@ -317,7 +317,7 @@ impl Store {
 
     /// Deletes a group with its containers, events and logs; its IP and FQDN are free at once.
     pub fn delete_group(&self, id: i64) -> Result<bool> {
-        let conn = self.lock();
+        let conn = self.lock_durable();
         conn.execute(
             "UPDATE operations SET group_id = NULL WHERE group_id = ?1",
             params![id],
@@ -346,7 +346,7 @@ impl Store {
     /// Replaces a group's tags (PATCH); nothing else changes and nothing restarts.
     pub fn set_tags(&self, id: i64, tags: &BTreeMap<String, String>) -> Result<()> {
         let tags = serde_json::to_string(tags).map_err(|e| Error::Corrupt(e.to_string()))?;
-        self.lock().execute(
+        self.lock_durable().execute(
             "UPDATE container_groups SET spec = json_set(spec, '$.tags', json(?2)) WHERE id = ?1",
             params![id, tags],
         )?;
@@ -355,7 +355,7 @@ impl Store {
 
     /// Marks a group stopped by the user: state `Stopped`, every container terminated.
     pub fn mark_stopped(&self, id: i64) -> Result<()> {
-        let mut conn = self.lock();
+        let mut conn = self.lock_durable();
         let tx = conn.transaction()?;
         tx.execute("UPDATE container_groups SET state = 'Stopped', generation = generation + 1 WHERE id = ?1", params![id])?;
         let stopped = ContainerState {
@@ -376,18 +376,25 @@ impl Store {
     /// Starts a group over (start, restart): a new generation, containers waiting again
     /// (restart counts kept), provisioning pending.
     pub fn restart_group(&self, id: i64) -> Result<Option<GroupRow>> {
-        let mut conn = self.lock();
+        self.restart_groups(&[id])?;
+        self.group_by_id(id)
+    }
+
+    /// [`Store::restart_group`] for many groups in one transaction (the boot resume).
+    pub fn restart_groups(&self, ids: &[i64]) -> Result<()> {
+        let mut conn = self.lock_durable();
         let tx = conn.transaction()?;
-        tx.execute(
-            "UPDATE container_groups SET generation = generation + 1, provisioning_state = 'Pending', state = 'Pending' WHERE id = ?1",
-            params![id],
-        )?;
         let waiting =
             serde_json::to_string(&ContainerState::waiting("Pending")).unwrap_or_default();
-        tx.execute("UPDATE containers SET previous_state = current_state, current_state = ?2 WHERE group_id = ?1", params![id, waiting])?;
+        for id in ids {
+            tx.execute(
+                "UPDATE container_groups SET generation = generation + 1, provisioning_state = 'Pending', state = 'Pending' WHERE id = ?1",
+                params![id],
+            )?;
+            tx.execute("UPDATE containers SET previous_state = current_state, current_state = ?2 WHERE group_id = ?1", params![id, waiting])?;
+        }
         tx.commit()?;
-        drop(conn);
-        self.group_by_id(id)
+        Ok(())
     }
 
     pub fn containers(&self, group_id: i64) -> Result<Vec<ContainerRow>> {
@@ -519,7 +526,7 @@ impl Store {
     ) -> Result<()> {
         let now = now_rfc3339();
         let end = (status != "InProgress").then(|| now.clone());
-        self.lock().execute(
+        self.lock_durable().execute(
             "INSERT INTO operations (id, subscription, resource_id, group_id, status, start_time, end_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![id, sub, resource_id, group_id, status, now, end],
         )?;

@@ -14,7 +14,7 @@ pub struct TokenRow {
 
 impl Store {
     pub fn create_token(&self, row: &TokenRow, hash: &str) -> Result<()> {
-        self.lock().execute(
+        self.lock_durable().execute(
             "INSERT INTO tokens (id, hash, subscription, created, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![row.id, hash, row.subscription, row.created, row.expires],
         )?;
@@ -62,7 +62,7 @@ impl Store {
 
     pub fn revoke_token(&self, id: &str) -> Result<bool> {
         Ok(self
-            .lock()
+            .lock_durable()
             .execute("DELETE FROM tokens WHERE id = ?1", params![id])?
             > 0)
     }
