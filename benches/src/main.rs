@@ -274,27 +274,14 @@ fn machine(ctx: &Ctx) -> Machine {
         tools: vec![
             ("wasmtime".into(), ctx.wasmtime.version()),
             (
-                "knotd".into(),
+                "Knot DNS".into(),
                 tools::version(&ctx.knotd.to_string_lossy(), &["--version"]),
             ),
             ("wrk".into(), tools::version("wrk", &["-v"])),
-            ("dnsperf".into(), dnsperf_version()),
+            ("dnsperf".into(), tools::version("dnsperf", &["-h"])),
             ("hyperfine".into(), tools::version("hyperfine", &["--version"])),
         ],
     }
-}
-
-fn dnsperf_version() -> String {
-    let out = std::process::Command::new("dnsperf").arg("-h").output();
-    out.ok()
-        .and_then(|o| {
-            let text = String::from_utf8_lossy(&o.stderr).into_owned()
-                + &String::from_utf8_lossy(&o.stdout);
-            text.lines()
-                .find_map(|l| l.strip_prefix("Version "))
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| "?".into())
 }
 
 /// Median of 20 × (write 4 KiB + fsync) in `dir`: what each SQLite commit pays at least.

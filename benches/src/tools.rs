@@ -175,20 +175,25 @@ pub async fn hyperfine(line: &str, runs: usize, json_out: &Path) -> anyhow::Resu
         .collect()
 }
 
-/// The first line of `tool --version`-like output, for the report.
+/// The version number `tool args` prints (`wasmtime 48.0.8` → `48.0.8`), for the report.
 pub fn version(tool: &str, args: &[&str]) -> String {
     match Command::new(tool).args(args).output() {
         Ok(o) => {
-            let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
-            String::from_utf8_lossy(&text)
-                .lines()
-                .next()
-                .unwrap_or("?")
-                .trim()
-                .to_string()
+            let text = String::from_utf8_lossy(&o.stdout).into_owned()
+                + &String::from_utf8_lossy(&o.stderr);
+            version_in(&text).unwrap_or("?").to_string()
         }
         Err(_) => "missing".into(),
     }
+}
+
+/// The first word that looks like a version (`4.1.0` in `wrk debian/4.1.0-3+b2 [epoll]`).
+fn version_in(text: &str) -> Option<&str> {
+    text.split_whitespace()
+        .map(|w| w.rsplit('/').next().unwrap_or(w))
+        .map(|w| w.trim_start_matches('v').trim_end_matches([',', ')']))
+        .map(|w| w.split(['-', '+']).next().unwrap_or(w))
+        .find(|w| w.contains('.') && w.chars().next().is_some_and(|c| c.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -242,6 +247,15 @@ Transfer/sec:     13.41MB
   Average Latency (s):  0.001234 (min 0.000031, max 0.012345)
   Latency StdDev (s):   0.000456
 ";
+
+    #[test]
+    fn versions() {
+        assert_eq!(version_in("wasmtime 48.0.8 (abc 2025-01-01)"), Some("48.0.8"));
+        assert_eq!(version_in("knotd (Knot DNS), version 3.2.6"), Some("3.2.6"));
+        assert_eq!(version_in("wrk debian/4.1.0-3+b2 [epoll] Copyright"), Some("4.1.0"));
+        assert_eq!(version_in("hyperfine 1.15.0"), Some("1.15.0"));
+        assert_eq!(version_in("Version 2.10.0"), Some("2.10.0"));
+    }
 
     #[test]
     fn dnsperf_report() {

@@ -73,7 +73,7 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     r.peer(
         S_DNS,
         format!(
-            "Knot DNS ({}) serving the same {n} names from a zone file on another loopback port; \
+            "Knot DNS {} serving the same {n} names from a zone file on another loopback port; \
              dnsperf -c {DNS_CLIENTS} -q {DNS_OUTSTANDING} -l {} against both",
             tools::version(&ctx.knotd.to_string_lossy(), &["--version"]),
             d.as_secs()
