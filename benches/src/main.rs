@@ -75,7 +75,6 @@ pub struct Sizes {
     pub density_sample: usize,
     pub density_peers: usize,
     pub names: usize,
-    pub recovery_peers: usize,
     pub flood_lines: u64,
     pub follow_probes: usize,
 }
@@ -94,7 +93,6 @@ impl Sizes {
                 density_sample: 20,
                 density_peers: 10,
                 names: 200,
-                recovery_peers: 10,
                 flood_lines: 100_000,
                 follow_probes: 20,
             }
@@ -109,7 +107,6 @@ impl Sizes {
                 density_sample: 200,
                 density_peers: 50,
                 names: 1000,
-                recovery_peers: 50,
                 flood_lines: 1_000_000,
                 follow_probes: 100,
             }

@@ -73,8 +73,10 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     r.peer(
         S,
         format!(
-            "{k} `wasmtime serve` processes on the precompiled hello-http started at once (rate: \
-             spawn until all answer 200; memory: PSS summed over them, per process)"
+            "{k} `wasmtime serve` processes (one per app) on the precompiled hello-http started at once \
+             (rate: spawn until all answer 200; memory: PSS summed over them, per process; {n} of \
+             them would need {:.0} GiB)",
+            peer_pss * n as f64 / MIB / 1024.0
         ),
     );
     r.note(format!(
