@@ -67,7 +67,7 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     let (peer_rate, peer_pss) = peer(ctx, k).await?;
 
     r.add(S, format!("groups/s, PUT → all {n} Running"), "/s", Higher, Some(n as f64 / running.as_secs_f64()), Some(peer_rate));
-    r.add(S, "memory per group (PSS)", "MiB", Lower, Some(per_group / MIB), Some(peer_pss / MIB));
+    r.add(S, "memory per group (PSS)", "KiB", Lower, Some(per_group / 1024.0), Some(peer_pss / 1024.0));
     r.add(S, format!("memory for {n} groups (peer: per process × {n})"), "GiB", Lower, Some(total as f64 / MIB / 1024.0), Some(peer_pss * n as f64 / MIB / 1024.0));
     r.add(S, format!("sample answering 200 (of {sample})"), "", Higher, Some(answered as f64), None);
     r.peer(

@@ -62,8 +62,8 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
         let knot = Knot::start(&ctx.knotd, &ctx.work.join("knot"), "waci.localhost", &records).await?;
         eprintln!("dnsperf {}s against Knot", d.as_secs());
         let knot_dns = tools::dnsperf(knot.addr, &queries, d, DNS_CLIENTS, DNS_OUTSTANDING).await?;
-        r.add(S_DNS, format!("queries/s, {n} FQDNs"), "q/s", Higher, Some(waci_dns.qps), Some(knot_dns.qps));
-        r.add(S_DNS, "average latency", "ms", Lower, Some(waci_dns.avg_latency_ms), Some(knot_dns.avg_latency_ms));
+        r.add(S_DNS, format!("DNS queries/s, {n} FQDNs"), "q/s", Higher, Some(waci_dns.qps), Some(knot_dns.qps));
+        r.add(S_DNS, "DNS average latency", "ms", Lower, Some(waci_dns.avg_latency_ms), Some(knot_dns.avg_latency_ms));
         for (who, x) in [("waci", &waci_dns), ("Knot", &knot_dns)] {
             if x.lost > 0 {
                 r.note(format!("DNS: {who} lost {} queries", x.lost));
