@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 /// Creates in flight at once in the concurrent measurement (the issue's "16 at a time").
 pub const CONCURRENCY: usize = 16;
+/// A pause between measurements: a supervisor goes on writing events and states after its
+/// group is `Running`, and the next measurement should not start behind that queue.
+const SETTLE: Duration = Duration::from_secs(1);
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 const S: &str = "start-up";
@@ -28,10 +31,13 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     w.put("warm-cli", &waci::cli_group()).await?;
     w.wait_state("warm-cli", "Succeeded", TIMEOUT, Duration::ZERO).await?;
 
+    tokio::time::sleep(SETTLE).await;
     eprintln!("PUT → Running, {} one at a time", sz.creates);
     let (seq, _) = to_state(&w, "seq", sz.creates, 1, "Running").await?;
+    tokio::time::sleep(SETTLE).await;
     eprintln!("PUT → Running, {} at {CONCURRENCY} at a time", sz.creates);
     let (conc, conc_took) = to_state(&w, "conc", sz.creates, CONCURRENCY, "Running").await?;
+    tokio::time::sleep(SETTLE).await;
     eprintln!("PUT → first 200, {}", sz.first_200);
     let first = each(sz.first_200, 1, |i| {
         let w = &w;
@@ -44,6 +50,7 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
         }
     })
     .await?;
+    tokio::time::sleep(SETTLE).await;
     eprintln!("PUT → Succeeded (hello-cli), {}", sz.cli_runs);
     let (cli, _) = to_state(&w, "cli", sz.cli_runs, 1, "Succeeded").await?;
     drop(w);
@@ -86,8 +93,9 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
         ),
     );
     r.note(format!(
-        "start-up: {} creates per figure; waci is polled with back-to-back GETs (16 at a time: 1 ms apart), \
-         the first 200 with back-to-back connects; images cached (the first group of each compiled it)",
+        "start-up: {} creates per figure, a second's pause between figures; waci is polled with \
+         back-to-back GETs (16 at a time: 1 ms apart), the first 200 with back-to-back connects; \
+         images cached (the first group of each compiled it)",
         sz.creates
     ));
     Ok(())
