@@ -130,7 +130,9 @@ impl Guests {
     fn find(target_dir: &Path) -> anyhow::Result<Guests> {
         let build = target_dir.join("release/build");
         let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
-        for e in std::fs::read_dir(&build).with_context(|| format!("reading {}", build.display()))? {
+        for e in
+            std::fs::read_dir(&build).with_context(|| format!("reading {}", build.display()))?
+        {
             let dir = e?.path().join("out/guests");
             let file = dir.join("hello-http.wasm");
             if let Ok(m) = std::fs::metadata(&file).and_then(|m| m.modified())
@@ -140,7 +142,10 @@ impl Guests {
             }
         }
         let (_, dir) = best.with_context(|| {
-            format!("no guests under {}: build waci in release mode first", build.display())
+            format!(
+                "no guests under {}: build waci in release mode first",
+                build.display()
+            )
         })?;
         Ok(Guests {
             hello_http: dir.join("hello-http.wasm"),
@@ -216,9 +221,13 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("{} failed: {e:#}", section.name);
             report.note(format!("{} failed: {e:#}", section.name));
         }
-        report.durations.push((section.name, t.elapsed().as_secs_f64()));
+        report
+            .durations
+            .push((section.name, t.elapsed().as_secs_f64()));
     }
-    report.durations.push(("total", started.elapsed().as_secs_f64()));
+    report
+        .durations
+        .push(("total", started.elapsed().as_secs_f64()));
 
     let table = report.table();
     println!("\n{table}");
@@ -276,7 +285,10 @@ fn machine(ctx: &Ctx) -> Machine {
             ),
             ("wrk".into(), tools::version("wrk", &["-v"])),
             ("dnsperf".into(), tools::version("dnsperf", &["-h"])),
-            ("hyperfine".into(), tools::version("hyperfine", &["--version"])),
+            (
+                "hyperfine".into(),
+                tools::version("hyperfine", &["--version"]),
+            ),
         ],
     }
 }

@@ -62,7 +62,12 @@ impl Wasmtime {
 
     /// `wasmtime serve -Scli --addr <addr>` on a precompiled component, its stdout
     /// (what the guest prints) discarded or piped. Returns once spawned, not once serving.
-    pub fn serve(&self, cwasm: &Path, addr: SocketAddr, pipe_stdout: bool) -> anyhow::Result<Served> {
+    pub fn serve(
+        &self,
+        cwasm: &Path,
+        addr: SocketAddr,
+        pipe_stdout: bool,
+    ) -> anyhow::Result<Served> {
         let child = Command::new(&self.bin)
             .arg("serve")
             .arg("-Scli")
@@ -141,7 +146,10 @@ impl Knot {
                 return Ok(knot);
             }
             if let Some(status) = knot.child.try_wait()? {
-                bail!("knotd exited with {status}; its config is {}", conf_file.display());
+                bail!(
+                    "knotd exited with {status}; its config is {}",
+                    conf_file.display()
+                );
             }
             if Instant::now() > deadline {
                 bail!("knotd did not answer for {probe} within 30 s");
@@ -156,7 +164,8 @@ pub async fn resolves(server: SocketAddr, name: &str) -> bool {
     let name = name.to_string();
     tokio::task::spawn_blocking(move || -> Option<bool> {
         let sock = UdpSocket::bind("127.0.0.1:0").ok()?;
-        sock.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+        sock.set_read_timeout(Some(Duration::from_millis(500)))
+            .ok()?;
         sock.send_to(&a_query(0x5eed, &name), server).ok()?;
         let mut buf = [0u8; 512];
         let (n, _) = sock.recv_from(&mut buf).ok()?;
@@ -193,7 +202,9 @@ mod tests {
         let q = a_query(1, "ab.c.");
         assert_eq!(
             q,
-            [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, b'a', b'b', 1, b'c', 0, 0, 1, 0, 1]
+            [
+                0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, b'a', b'b', 1, b'c', 0, 0, 1, 0, 1
+            ]
         );
     }
 }

@@ -20,7 +20,9 @@ pub enum Pace {
 pub async fn get(addr: SocketAddr, host: &str, path: &str) -> std::io::Result<u16> {
     let mut s = TcpStream::connect(addr).await?;
     s.set_nodelay(true)?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: waci-bench\r\nConnection: close\r\n\r\n");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: waci-bench\r\nConnection: close\r\n\r\n"
+    );
     s.write_all(req.as_bytes()).await?;
     let mut buf = Vec::with_capacity(256);
     let mut chunk = [0u8; 256];
@@ -73,8 +75,14 @@ mod tests {
 
     #[test]
     fn status_lines() {
-        assert_eq!(status_of(b"HTTP/1.1 200 OK\r\ncontent-type: x\r\n"), Some(200));
-        assert_eq!(status_of(b"HTTP/1.1 503 Service Unavailable\r\n"), Some(503));
+        assert_eq!(
+            status_of(b"HTTP/1.1 200 OK\r\ncontent-type: x\r\n"),
+            Some(200)
+        );
+        assert_eq!(
+            status_of(b"HTTP/1.1 503 Service Unavailable\r\n"),
+            Some(503)
+        );
         assert_eq!(status_of(b"garbage\r\n"), None);
         assert_eq!(status_of(b""), None);
     }

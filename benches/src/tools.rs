@@ -250,9 +250,15 @@ Transfer/sec:     13.41MB
 
     #[test]
     fn versions() {
-        assert_eq!(version_in("wasmtime 48.0.8 (abc 2025-01-01)"), Some("48.0.8"));
+        assert_eq!(
+            version_in("wasmtime 48.0.8 (abc 2025-01-01)"),
+            Some("48.0.8")
+        );
         assert_eq!(version_in("knotd (Knot DNS), version 3.2.6"), Some("3.2.6"));
-        assert_eq!(version_in("wrk debian/4.1.0-3+b2 [epoll] Copyright"), Some("4.1.0"));
+        assert_eq!(
+            version_in("wrk debian/4.1.0-3+b2 [epoll] Copyright"),
+            Some("4.1.0")
+        );
         assert_eq!(version_in("hyperfine 1.15.0"), Some("1.15.0"));
         assert_eq!(version_in("Version 2.10.0"), Some("2.10.0"));
     }

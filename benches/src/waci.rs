@@ -91,9 +91,7 @@ impl Waci {
                 .with_context(|| format!("endpoints.json has no {k}"))
         };
         self.api = field("api")?;
-        self.front_door = field("front_door")?
-            .trim_start_matches("http://")
-            .parse()?;
+        self.front_door = field("front_door")?.trim_start_matches("http://").parse()?;
         self.dns = field("dns")?.parse()?;
         self.token = std::fs::read_to_string(self.data_dir.join("token"))?
             .trim()

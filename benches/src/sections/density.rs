@@ -4,11 +4,11 @@
 //! `wasmtime serve` processes started at once: their start rate and PSS per process.
 
 use super::{each, startup::CONCURRENCY};
+use crate::Ctx;
 use crate::peers;
 use crate::probe::{self, Pace};
 use crate::report::{Better::*, Report};
 use crate::waci::{self, PORT};
-use crate::Ctx;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,8 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     let n = ctx.sizes.density;
     let w = ctx.start_waci("density").await?;
     w.put("warm", &waci::http_group(None)).await?;
-    w.wait_state("warm", "Running", TIMEOUT, Duration::ZERO).await?;
+    w.wait_state("warm", "Running", TIMEOUT, Duration::ZERO)
+        .await?;
     let base = w.pss().unwrap_or(0);
 
     eprintln!("creating {n} groups, {CONCURRENCY} at a time");
@@ -29,7 +30,7 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
         let w = &w;
         async move {
             let g = w.put(&format!("d-{i:05}"), &waci::http_group(None)).await?;
-            if (i + 1) % 1000 == 0 {
+            if (i + 1).is_multiple_of(1000) {
                 eprintln!("  {} PUTs after {:.0} s", i + 1, t.elapsed().as_secs_f64());
             }
             waci::ip_of(&g)
@@ -39,7 +40,15 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     let puts = t.elapsed();
     each(n, CONCURRENCY, |i| {
         let w = &w;
-        async move { w.wait_state(&format!("d-{i:05}"), "Running", TIMEOUT, Duration::from_millis(5)).await }
+        async move {
+            w.wait_state(
+                &format!("d-{i:05}"),
+                "Running",
+                TIMEOUT,
+                Duration::from_millis(5),
+            )
+            .await
+        }
     })
     .await?;
     let running = t.elapsed();
@@ -48,9 +57,14 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
         let ip = ips[j * n / sample];
         async move {
             let addr = SocketAddr::from((ip, PORT));
-            Ok(probe::until_200(addr, Instant::now(), Pace::Millisecond, Duration::from_secs(10))
-                .await
-                .is_ok())
+            Ok(probe::until_200(
+                addr,
+                Instant::now(),
+                Pace::Millisecond,
+                Duration::from_secs(10),
+            )
+            .await
+            .is_ok())
         }
     })
     .await?
@@ -66,10 +80,38 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     eprintln!("peer: {k} wasmtime serve processes");
     let (peer_rate, peer_pss) = peer(ctx, k).await?;
 
-    r.add(S, format!("groups/s, PUT → all {n} Running"), "/s", Higher, Some(n as f64 / running.as_secs_f64()), Some(peer_rate));
-    r.add(S, "memory per group (PSS)", "KiB", Lower, Some(per_group / 1024.0), Some(peer_pss / 1024.0));
-    r.add(S, format!("memory for {n} groups (peer: per process × {n})"), "GiB", Lower, Some(total as f64 / MIB / 1024.0), Some(peer_pss * n as f64 / MIB / 1024.0));
-    r.add(S, format!("sample answering 200 (of {sample})"), "", Higher, Some(answered as f64), None);
+    r.add(
+        S,
+        format!("groups/s, PUT → all {n} Running"),
+        "/s",
+        Higher,
+        Some(n as f64 / running.as_secs_f64()),
+        Some(peer_rate),
+    );
+    r.add(
+        S,
+        "memory per group (PSS)",
+        "KiB",
+        Lower,
+        Some(per_group / 1024.0),
+        Some(peer_pss / 1024.0),
+    );
+    r.add(
+        S,
+        format!("memory for {n} groups (peer: per process × {n})"),
+        "GiB",
+        Lower,
+        Some(total as f64 / MIB / 1024.0),
+        Some(peer_pss * n as f64 / MIB / 1024.0),
+    );
+    r.add(
+        S,
+        format!("sample answering 200 (of {sample})"),
+        "",
+        Higher,
+        Some(answered as f64),
+        None,
+    );
     r.peer(
         S,
         format!(

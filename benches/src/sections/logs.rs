@@ -3,11 +3,11 @@
 //! latency from a guest's write to a `follow` client, beside `wasmtime serve`'s stdout read
 //! through a pipe.
 
+use crate::Ctx;
 use crate::probe;
 use crate::report::{Better::*, Report};
 use crate::stats::Latencies;
 use crate::waci::{self, PORT};
-use crate::Ctx;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncBufReadExt;
@@ -23,14 +23,19 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     let w = ctx.start_waci("logs").await?;
     let args = ["log-flood", "--lines", &lines.to_string()];
     // A first run compiles the component; the measured one is a cache hit, like the peer's.
-    w.put("flood-warm", &waci::command_group(&ctx.guests.log_flood, &["log-flood", "--lines", "1"]))
+    w.put(
+        "flood-warm",
+        &waci::command_group(&ctx.guests.log_flood, &["log-flood", "--lines", "1"]),
+    )
+    .await?;
+    w.wait_state("flood-warm", "Succeeded", TIMEOUT, Duration::ZERO)
         .await?;
-    w.wait_state("flood-warm", "Succeeded", TIMEOUT, Duration::ZERO).await?;
 
     eprintln!("log-flood, {lines} lines");
     let done = format!("flood done {lines}");
     let t = Instant::now();
-    w.put("flood", &waci::command_group(&ctx.guests.log_flood, &args)).await?;
+    w.put("flood", &waci::command_group(&ctx.guests.log_flood, &args))
+        .await?;
     loop {
         if w.logs("flood", "main", 1).await?.contains(&done) {
             break;
@@ -42,7 +47,8 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
 
     eprintln!("follow latency, {} probes", ctx.sizes.follow_probes);
     let g = w.put("follow", &waci::http_group(None)).await?;
-    w.wait_state("follow", "Running", TIMEOUT, Duration::ZERO).await?;
+    w.wait_state("follow", "Running", TIMEOUT, Duration::ZERO)
+        .await?;
     let addr = SocketAddr::from((waci::ip_of(&g)?, PORT));
     let mut resp = w.follow("follow", "main").await?;
     let (tx, rx) = mpsc::unbounded_channel();
@@ -79,7 +85,11 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     eprintln!("peer: wasmtime serve stdout latency");
     let addr: SocketAddr = format!("127.0.0.1:{}", crate::peers::free_port()?).parse()?;
     let mut served = ctx.wasmtime.serve(&ctx.hello_http_cwasm, addr, true)?;
-    let stdout = served.child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let stdout = served
+        .child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
     let (tx, rx) = mpsc::unbounded_channel();
     let reader = tokio::spawn(async move {
         let mut lines = tokio::io::BufReader::new(stdout).lines();
@@ -89,16 +99,43 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
             }
         }
     });
-    probe::until_200(addr, Instant::now(), probe::Pace::Millisecond, Duration::from_secs(30)).await?;
+    probe::until_200(
+        addr,
+        Instant::now(),
+        probe::Pace::Millisecond,
+        Duration::from_secs(30),
+    )
+    .await?;
     let peer_follow = probes(addr, ctx.sizes.follow_probes, rx).await;
     reader.abort();
     let _ = served.child.kill().await;
     let peer_follow = peer_follow?;
 
-    r.add(S, format!("lines/s stored, log-flood ({lines} lines)"), "lines/s", Higher, Some(waci_rate), Some(peer_rate));
+    r.add(
+        S,
+        format!("lines/s stored, log-flood ({lines} lines)"),
+        "lines/s",
+        Higher,
+        Some(waci_rate),
+        Some(peer_rate),
+    );
     let (wf, pf) = (Latencies::of(&waci_follow), Latencies::of(&peer_follow));
-    r.add(S, "guest write → follow client, p50", "ms", Lower, wf.as_ref().map(|l| l.p50), pf.as_ref().map(|l| l.p50));
-    r.add(S, "guest write → follow client, p99", "ms", Lower, wf.as_ref().map(|l| l.p99), pf.as_ref().map(|l| l.p99));
+    r.add(
+        S,
+        "guest write → follow client, p50",
+        "ms",
+        Lower,
+        wf.as_ref().map(|l| l.p50),
+        pf.as_ref().map(|l| l.p50),
+    );
+    r.add(
+        S,
+        "guest write → follow client, p99",
+        "ms",
+        Lower,
+        wf.as_ref().map(|l| l.p99),
+        pf.as_ref().map(|l| l.p99),
+    );
     r.peer(
         S,
         "`wasmtime run` of the precompiled log-flood with stdout to a file (lines/s, process start \

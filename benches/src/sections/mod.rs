@@ -14,10 +14,8 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-type Run = for<'a> fn(
-    &'a Ctx,
-    &'a mut Report,
-) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + 'a>>;
+type Run =
+    for<'a> fn(&'a Ctx, &'a mut Report) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + 'a>>;
 
 pub struct Section {
     pub name: &'static str,

@@ -27,7 +27,8 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     let n = ctx.sizes.names;
     let mut w = ctx.start_waci("names").await?;
     w.put("warm", &waci::http_group(None)).await?;
-    w.wait_state("warm", "Running", TIMEOUT, Duration::ZERO).await?;
+    w.wait_state("warm", "Running", TIMEOUT, Duration::ZERO)
+        .await?;
     eprintln!("creating {n} named groups");
     let t = Instant::now();
     let records: Vec<(String, Ipv4Addr)> = each(n, CONCURRENCY, |i| {
@@ -59,11 +60,31 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     eprintln!("dnsperf {}s against waci", d.as_secs());
     let waci_dns = tools::dnsperf(w.dns, &queries, d, DNS_CLIENTS, DNS_OUTSTANDING).await?;
     {
-        let knot = Knot::start(&ctx.knotd, &ctx.work.join("knot"), "waci.localhost", &records).await?;
+        let knot = Knot::start(
+            &ctx.knotd,
+            &ctx.work.join("knot"),
+            "waci.localhost",
+            &records,
+        )
+        .await?;
         eprintln!("dnsperf {}s against Knot", d.as_secs());
         let knot_dns = tools::dnsperf(knot.addr, &queries, d, DNS_CLIENTS, DNS_OUTSTANDING).await?;
-        r.add(S_DNS, format!("DNS queries/s, {n} FQDNs"), "q/s", Higher, Some(waci_dns.qps), Some(knot_dns.qps));
-        r.add(S_DNS, "DNS average latency", "ms", Lower, Some(waci_dns.avg_latency_ms), Some(knot_dns.avg_latency_ms));
+        r.add(
+            S_DNS,
+            format!("DNS queries/s, {n} FQDNs"),
+            "q/s",
+            Higher,
+            Some(waci_dns.qps),
+            Some(knot_dns.qps),
+        );
+        r.add(
+            S_DNS,
+            "DNS average latency",
+            "ms",
+            Lower,
+            Some(waci_dns.avg_latency_ms),
+            Some(knot_dns.avg_latency_ms),
+        );
         for (who, x) in [("waci", &waci_dns), ("Knot", &knot_dns)] {
             if x.lost > 0 {
                 r.note(format!("DNS: {who} lost {} queries", x.lost));
@@ -90,8 +111,22 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
 
     eprintln!("peer: {n} wasmtime serve killed and started again");
     let peer = restart_peers(ctx, n).await?;
-    r.add(S_REC, format!("SIGKILL → all {n} groups answer again"), "s", Lower, Some(every.as_secs_f64()), Some(peer.as_secs_f64()));
-    r.add(S_REC, "SIGKILL → API answers (endpoints.json)", "s", Lower, Some(api.as_secs_f64()), None);
+    r.add(
+        S_REC,
+        format!("SIGKILL → all {n} groups answer again"),
+        "s",
+        Lower,
+        Some(every.as_secs_f64()),
+        Some(peer.as_secs_f64()),
+    );
+    r.add(
+        S_REC,
+        "SIGKILL → API answers (endpoints.json)",
+        "s",
+        Lower,
+        Some(api.as_secs_f64()),
+        None,
+    );
     r.peer(
         S_REC,
         format!(

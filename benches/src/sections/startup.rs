@@ -27,9 +27,11 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     let w = ctx.start_waci("startup").await?;
     // The first group of each image compiles it; every later one is a cache hit.
     w.put("warm-http", &waci::http_group(None)).await?;
-    w.wait_state("warm-http", "Running", TIMEOUT, Duration::ZERO).await?;
+    w.wait_state("warm-http", "Running", TIMEOUT, Duration::ZERO)
+        .await?;
     w.put("warm-cli", &waci::cli_group()).await?;
-    w.wait_state("warm-cli", "Succeeded", TIMEOUT, Duration::ZERO).await?;
+    w.wait_state("warm-cli", "Succeeded", TIMEOUT, Duration::ZERO)
+        .await?;
 
     tokio::time::sleep(SETTLE).await;
     eprintln!("PUT → Running, {} one at a time", sz.creates);
@@ -63,14 +65,50 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     let times = tools::hyperfine(&line, sz.cli_runs, &ctx.work.join("hyperfine-cli.json")).await?;
     let peer_cli = Latencies::of_ms(times.iter().map(|s| s * 1000.0).collect());
 
-    let (seq, conc, first) = (Latencies::of(&seq), Latencies::of(&conc), Latencies::of(&first));
-    let (cli, peer_seq, peer_conc) = (Latencies::of(&cli), Latencies::of(&peer_seq), Latencies::of(&peer_conc));
+    let (seq, conc, first) = (
+        Latencies::of(&seq),
+        Latencies::of(&conc),
+        Latencies::of(&first),
+    );
+    let (cli, peer_seq, peer_conc) = (
+        Latencies::of(&cli),
+        Latencies::of(&peer_seq),
+        Latencies::of(&peer_conc),
+    );
     let p50 = |l: &Option<Latencies>| l.as_ref().map(|l| l.p50);
     let p99 = |l: &Option<Latencies>| l.as_ref().map(|l| l.p99);
-    r.add(S, "PUT → Running, hello-http, p50", "ms", Lower, p50(&seq), p50(&peer_seq));
-    r.add(S, "PUT → Running, hello-http, p99", "ms", Lower, p99(&seq), p99(&peer_seq));
-    r.add(S, "PUT → Running, 16 at a time, p50", "ms", Lower, p50(&conc), p50(&peer_conc));
-    r.add(S, "PUT → Running, 16 at a time, p99", "ms", Lower, p99(&conc), p99(&peer_conc));
+    r.add(
+        S,
+        "PUT → Running, hello-http, p50",
+        "ms",
+        Lower,
+        p50(&seq),
+        p50(&peer_seq),
+    );
+    r.add(
+        S,
+        "PUT → Running, hello-http, p99",
+        "ms",
+        Lower,
+        p99(&seq),
+        p99(&peer_seq),
+    );
+    r.add(
+        S,
+        "PUT → Running, 16 at a time, p50",
+        "ms",
+        Lower,
+        p50(&conc),
+        p50(&peer_conc),
+    );
+    r.add(
+        S,
+        "PUT → Running, 16 at a time, p99",
+        "ms",
+        Lower,
+        p99(&conc),
+        p99(&peer_conc),
+    );
     r.add(
         S,
         "creates/s, 16 at a time",
@@ -79,10 +117,38 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
         Some(sz.creates as f64 / conc_took.as_secs_f64()),
         Some(sz.peer_spawns as f64 / peer_conc_took.as_secs_f64()),
     );
-    r.add(S, "PUT → first 200 from the group's IP, p50", "ms", Lower, p50(&first), p50(&peer_seq));
-    r.add(S, "PUT → first 200 from the group's IP, p99", "ms", Lower, p99(&first), p99(&peer_seq));
-    r.add(S, "PUT → Succeeded, hello-cli, p50", "ms", Lower, p50(&cli), p50(&peer_cli));
-    r.add(S, "PUT → Succeeded, hello-cli, p99", "ms", Lower, p99(&cli), p99(&peer_cli));
+    r.add(
+        S,
+        "PUT → first 200 from the group's IP, p50",
+        "ms",
+        Lower,
+        p50(&first),
+        p50(&peer_seq),
+    );
+    r.add(
+        S,
+        "PUT → first 200 from the group's IP, p99",
+        "ms",
+        Lower,
+        p99(&first),
+        p99(&peer_seq),
+    );
+    r.add(
+        S,
+        "PUT → Succeeded, hello-cli, p50",
+        "ms",
+        Lower,
+        p50(&cli),
+        p50(&peer_cli),
+    );
+    r.add(
+        S,
+        "PUT → Succeeded, hello-cli, p99",
+        "ms",
+        Lower,
+        p99(&cli),
+        p99(&peer_cli),
+    );
     r.peer(
         S,
         format!(

@@ -2,11 +2,11 @@
 //! FQDN (`Host` header), beside `wasmtime serve` on the same component with the same
 //! connections and duration.
 
+use crate::Ctx;
 use crate::probe::{self, Pace};
 use crate::report::{Better::*, Report};
 use crate::tools::{self, WrkResult};
 use crate::waci::{self, PORT};
-use crate::Ctx;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -21,14 +21,21 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     let d = ctx.sizes.load;
     let w = ctx.start_waci("throughput").await?;
     let g = w.put("tput", &waci::http_group(Some("tput-hello"))).await?;
-    w.wait_state("tput", "Running", Duration::from_secs(120), Duration::ZERO).await?;
+    w.wait_state("tput", "Running", Duration::from_secs(120), Duration::ZERO)
+        .await?;
     let ip = waci::ip_of(&g)?;
     let fqdn = g["properties"]["ipAddress"]["fqdn"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     let addr = SocketAddr::from((ip, PORT));
-    probe::until_200(addr, Instant::now(), Pace::Millisecond, Duration::from_secs(30)).await?;
+    probe::until_200(
+        addr,
+        Instant::now(),
+        Pace::Millisecond,
+        Duration::from_secs(30),
+    )
+    .await?;
     eprintln!("wrk {}s at the group's IP", d.as_secs());
     let at_ip = tools::wrk(&format!("http://{addr}/"), None, THREADS, CONNECTIONS, d).await?;
     eprintln!("wrk {}s through the front door", d.as_secs());
@@ -45,14 +52,34 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     eprintln!("peer: wrk {}s against wasmtime serve", d.as_secs());
     let addr: SocketAddr = format!("127.0.0.1:{}", crate::peers::free_port()?).parse()?;
     let mut served = ctx.wasmtime.serve(&ctx.hello_http_cwasm, addr, false)?;
-    probe::until_200(addr, Instant::now(), Pace::Millisecond, Duration::from_secs(30)).await?;
+    probe::until_200(
+        addr,
+        Instant::now(),
+        Pace::Millisecond,
+        Duration::from_secs(30),
+    )
+    .await?;
     let peer = tools::wrk(&format!("http://{addr}/"), None, THREADS, CONNECTIONS, d).await;
     let _ = served.child.kill().await;
     let peer = peer?;
 
     let figures = |r: &mut Report, how: &str, x: &WrkResult| {
-        r.add(S, format!("req/s, {how}"), "req/s", Higher, Some(x.requests_per_sec), Some(peer.requests_per_sec));
-        r.add(S, format!("latency p99, {how}"), "ms", Lower, Some(x.p99_ms), Some(peer.p99_ms));
+        r.add(
+            S,
+            format!("req/s, {how}"),
+            "req/s",
+            Higher,
+            Some(x.requests_per_sec),
+            Some(peer.requests_per_sec),
+        );
+        r.add(
+            S,
+            format!("latency p99, {how}"),
+            "ms",
+            Lower,
+            Some(x.p99_ms),
+            Some(peer.p99_ms),
+        );
     };
     figures(r, "at the group's IP", &at_ip);
     figures(r, "front door by FQDN", &front);
@@ -64,9 +91,16 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
             d.as_secs()
         ),
     );
-    for (who, x) in [("waci at the IP", &at_ip), ("waci front door", &front), ("wasmtime serve", &peer)] {
+    for (who, x) in [
+        ("waci at the IP", &at_ip),
+        ("waci front door", &front),
+        ("wasmtime serve", &peer),
+    ] {
         if x.errors > 0 {
-            r.note(format!("throughput: {who} had {} non-2xx answers or socket errors", x.errors));
+            r.note(format!(
+                "throughput: {who} had {} non-2xx answers or socket errors",
+                x.errors
+            ));
         }
     }
     r.note(
