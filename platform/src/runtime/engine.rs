@@ -94,26 +94,35 @@ impl Engines {
 
     /// The ready-to-instantiate component for `digest`, compiling `bytes` only if neither
     /// memory nor the disk cache has it. Concurrent callers for one digest share one load.
+    /// The second value is `true` when this call did the load; `false` when the component
+    /// was already loaded (or being loaded) for another container.
     pub async fn load(
         self: &Arc<Self>,
         digest: &str,
         bytes: Arc<[u8]>,
-    ) -> Result<Arc<Loaded>, LoadError> {
+    ) -> Result<(Arc<Loaded>, bool), LoadError> {
         let cell = {
             let mut map = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
             map.entry(digest.to_string()).or_default().clone()
         };
         let this = self.clone();
         let digest = digest.to_string();
-        cell.get_or_try_init(|| async move {
-            let d = digest.clone();
-            tokio::task::spawn_blocking(move || this.load_blocking(&d, &bytes))
-                .await
-                .map_err(|e| LoadError::Cache(e.to_string()))?
-                .map(Arc::new)
-        })
-        .await
-        .cloned()
+        let loaded_here = std::sync::atomic::AtomicBool::new(false);
+        let loaded = cell
+            .get_or_try_init(|| async {
+                loaded_here.store(true, std::sync::atomic::Ordering::Relaxed);
+                let d = digest.clone();
+                tokio::task::spawn_blocking(move || this.load_blocking(&d, &bytes))
+                    .await
+                    .map_err(|e| LoadError::Cache(e.to_string()))?
+                    .map(Arc::new)
+            })
+            .await
+            .cloned()?;
+        Ok((
+            loaded,
+            loaded_here.load(std::sync::atomic::Ordering::Relaxed),
+        ))
     }
 
     fn load_blocking(&self, digest: &str, bytes: &[u8]) -> Result<Loaded, LoadError> {

@@ -315,20 +315,16 @@ async fn prepare(ctx: &Arc<GroupCtx>, c: &Container) -> Option<Arc<Loaded>> {
         .load(&image.digest, image.bytes.clone())
         .await
     {
-        Ok(l) => {
-            let how = if l.cache_hit {
-                "compiled code from cache"
-            } else {
-                "compiled"
+        Ok((l, loaded_here)) => {
+            let how = match (loaded_here, l.cache_hit) {
+                (false, _) => "compiled code already loaded".to_string(),
+                (true, true) => format!("compiled code from cache in {}", ms(l.load_time)),
+                (true, false) => format!("compiled in {}", ms(l.load_time)),
             };
             ctx.event(
                 Some(&c.name),
                 "Created",
-                format!(
-                    "Created container {} ({how} in {})",
-                    c.name,
-                    ms(l.load_time)
-                ),
+                format!("Created container {} ({how})", c.name),
                 false,
             )
             .await;
