@@ -189,16 +189,6 @@ pub fn body_from_flags(a: &CreateArgs) -> anyhow::Result<(String, Value)> {
     Ok((name, body))
 }
 
-/// Whether an image reference names a local file (the platform's rule: `/`, `./`, `../` or
-/// a `.wasm` ending).
-fn is_path(image: &str) -> bool {
-    !image.starts_with("waci/")
-        && (image.starts_with('/')
-            || image.starts_with("./")
-            || image.starts_with("../")
-            || image.ends_with(".wasm"))
-}
-
 /// Makes every relative image path of a body absolute, against `cwd`: the platform runs
 /// elsewhere and would resolve it against its own directory.
 pub fn absolute_images(body: &mut Value, cwd: &Path) {
@@ -210,7 +200,7 @@ pub fn absolute_images(body: &mut Value, cwd: &Path) {
         for c in containers {
             let image = &mut c["properties"]["image"];
             if let Some(s) = image.as_str()
-                && is_path(s)
+                && waci_platform::images::is_file_reference(s)
                 && !s.starts_with('/')
             {
                 // `components` drops the `.` of `./app.wasm`.

@@ -4,7 +4,7 @@
 //! This module knows neither wasmtime nor the store.
 
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 /// The quickstart images, built from `guests/` by build.rs.
@@ -64,15 +64,21 @@ enum Kind<'a> {
     Path(PathBuf),
 }
 
+/// Whether `reference` names a local file (rather than a built-in or a registry image).
+/// The CLI uses the same rule to make relative paths absolute before sending them.
+pub fn is_file_reference(reference: &str) -> bool {
+    !reference.starts_with("waci/")
+        && (reference.starts_with('/')
+            || reference.starts_with("./")
+            || reference.starts_with("../")
+            || reference.ends_with(".wasm"))
+}
+
 fn kind(reference: &str) -> Result<Kind<'_>, Error> {
     if let Some(name) = reference.strip_prefix("waci/") {
         return Ok(Kind::BuiltIn(name));
     }
-    if reference.starts_with('/')
-        || reference.starts_with("./")
-        || reference.starts_with("../")
-        || reference.ends_with(".wasm")
-    {
+    if is_file_reference(reference) {
         return Ok(Kind::Path(PathBuf::from(reference)));
     }
     Err(Error::Unsupported(reference.to_string()))
@@ -158,7 +164,8 @@ pub fn resolve(reference: &str) -> Result<Image, Error> {
             })
         }
         Kind::Path(p) => {
-            let bytes = read(&p).map_err(|e| Error::Unreadable(reference.into(), e.to_string()))?;
+            let bytes = std::fs::read(&p)
+                .map_err(|e| Error::Unreadable(reference.into(), e.to_string()))?;
             Ok(Image {
                 reference: reference.into(),
                 digest: digest(&bytes),
@@ -167,10 +174,6 @@ pub fn resolve(reference: &str) -> Result<Image, Error> {
             })
         }
     }
-}
-
-fn read(p: &Path) -> std::io::Result<Vec<u8>> {
-    std::fs::read(p)
 }
 
 pub fn digest(bytes: &[u8]) -> String {

@@ -3,7 +3,7 @@
 //! are compared as SHA-256 hashes in constant time; only hashes of scoped tokens are stored.
 //! Also the admin-only token API: create, list, revoke.
 
-use super::body::ArmBody;
+use super::body::{ArmBody, json_body};
 use super::{ApiError, ApiResult, AppRef};
 use crate::model::now_rfc3339;
 use crate::store::TokenRow;
@@ -132,12 +132,7 @@ fn render(t: &TokenRow) -> Value {
 
 /// `POST /tokens` `{"subscription": "S", "expires": "7d"}` → the token, shown this once.
 pub async fn create(State(app): State<AppRef>, ArmBody(body): ArmBody) -> ApiResult<Response> {
-    let v: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(
-            "InvalidRequestContent",
-            format!("The request content was invalid and could not be deserialized: {e}."),
-        )
-    })?;
+    let v = json_body(&body)?;
     let subscription = v["subscription"]
         .as_str()
         .filter(|s| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))

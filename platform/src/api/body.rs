@@ -42,3 +42,19 @@ fn too_large() -> ApiError {
         format!("The request body is larger than the limit of {MAX_BODY_BYTES} bytes."),
     )
 }
+
+/// Parses a JSON request body, or says why it cannot be read (ARM's `InvalidRequestContent`).
+pub fn json_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: the body is empty; a JSON object is required.",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "InvalidRequestContent",
+            format!("The request content was invalid and could not be deserialized: {e}."),
+        )
+    })
+}

@@ -1,6 +1,6 @@
 //! Handlers for resource groups, container groups and async operations.
 
-use super::body::ArmBody;
+use super::body::{ArmBody, json_body};
 use super::render::{self, PROVIDER};
 use super::{ApiError, ApiResult, AppRef};
 use crate::model::names::{self, LabelScopeIds};
@@ -20,22 +20,6 @@ fn api_version(q: &Q) -> String {
         .find(|(k, _)| k.eq_ignore_ascii_case("api-version"))
         .map(|(_, v)| v.clone())
         .unwrap_or_default()
-}
-
-/// Parses a JSON body, or says why it cannot be read.
-fn json_body(body: &[u8]) -> ApiResult<Value> {
-    if body.is_empty() {
-        return Err(ApiError::bad_request(
-            "InvalidRequestContent",
-            "The request content was invalid and could not be deserialized: the body is empty; a JSON object is required.",
-        ));
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(
-            "InvalidRequestContent",
-            format!("The request content was invalid and could not be deserialized: {e}."),
-        )
-    })
 }
 
 fn check_rg_name(rg: &str) -> ApiResult<()> {
