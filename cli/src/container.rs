@@ -169,6 +169,7 @@ async fn wait_until_settled(client: &Client, rg: &str, name: &str) -> anyhow::Re
         let provisioning = p["provisioningState"].as_str().unwrap_or_default();
         let state = p["instanceView"]["state"].as_str().unwrap_or_default();
         let settled = provisioning == "Failed"
+            || image_pull_failing(&g)
             || (provisioning == "Succeeded"
                 && matches!(state, "Running" | "Succeeded" | "Failed" | "Stopped"));
         if settled {
@@ -185,10 +186,27 @@ async fn wait_until_settled(client: &Client, rg: &str, name: &str) -> anyhow::Re
     }
 }
 
+/// Whether a container waits on an image its registry would not give (the platform keeps
+/// retrying under the restart policy; the user should hear why now).
+fn image_pull_failing(group: &Value) -> bool {
+    let p = &group["properties"];
+    p["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(p["initContainers"].as_array().into_iter().flatten())
+        .any(|c| {
+            matches!(
+                c["properties"]["instanceView"]["currentState"]["detailStatus"].as_str(),
+                Some("ErrImagePull" | "ImagePullBackOff")
+            )
+        })
+}
+
 /// A group whose provisioning failed is an error, with the reason its events give.
 fn fail_if_not_provisioned(group: &Value) -> anyhow::Result<()> {
     let p = &group["properties"];
-    if p["provisioningState"] != "Failed" {
+    if p["provisioningState"] != "Failed" && !image_pull_failing(group) {
         return Ok(());
     }
     let reasons: Vec<&str> = p["containers"]

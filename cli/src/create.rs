@@ -19,6 +19,10 @@ const AFTER_HELP: &str = "Examples:
   Run a local component (a relative path is made absolute before it is sent).
     waci container create -g demo -n mine --image ./target/my-app.wasm --ports 8080 --ip-address Public
 
+  Run a component from a private registry (pushed with `waci image push`).
+    waci container create -g demo -n app --image registry.example.com/team/app:v1 --ports 80 \\
+      --registry-username me --registry-password \"$PASSWORD\"
+
   Create a group from a YAML file in ACI's format (see examples/ and `waci container export`).
     waci container create -g demo --file examples/multi-container.yaml";
 
@@ -78,6 +82,15 @@ pub struct CreateArgs {
     /// Do not wait for the group to be Running; print nothing
     #[arg(long)]
     pub no_wait: bool,
+    /// The registry server of a private image (default: the image's own registry)
+    #[arg(long, requires = "registry_username")]
+    pub registry_login_server: Option<String>,
+    /// Username for the image's registry
+    #[arg(long, requires = "registry_password")]
+    pub registry_username: Option<String>,
+    /// Password for the image's registry; never shown again by any command
+    #[arg(long, requires = "registry_username")]
+    pub registry_password: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -182,11 +195,32 @@ pub fn body_from_flags(a: &CreateArgs) -> anyhow::Result<(String, Value)> {
         }
         props["ipAddress"] = ip;
     }
+    if let (Some(username), Some(password)) = (&a.registry_username, &a.registry_password) {
+        let server = match &a.registry_login_server {
+            Some(s) => s.clone(),
+            None => registry_of(&image).ok_or_else(|| {
+                anyhow::anyhow!("--image {image:?} names no registry; give --registry-login-server")
+            })?,
+        };
+        props["imageRegistryCredentials"] =
+            json!([{"server": server, "username": username, "password": password}]);
+    }
     let mut body = json!({"properties": props});
     if let Some(l) = &a.location {
         body["location"] = json!(l);
     }
     Ok((name, body))
+}
+
+/// The registry part of an image reference (`localhost:5000/app:v1` → `localhost:5000`).
+fn registry_of(image: &str) -> Option<String> {
+    if waci_platform::images::is_registry_reference(image) {
+        waci_platform::registry::parse(image)
+            .ok()
+            .map(|r| r.registry().to_string())
+    } else {
+        None
+    }
 }
 
 /// Makes every relative image path of a body absolute, against `cwd`: the platform runs

@@ -9,6 +9,7 @@
 //!   `--follow`) and `yaml_file` (ACI's YAML format, read and exported).
 //! - `attach`: `waci container attach`, the API's attach socket.
 //! - `group`: `waci group ...`.
+//! - `image`: `waci image push`, a component into an OCI registry.
 //! - `token`: `waci token create|list|revoke`, subscription-scoped access tokens.
 //! - `output`: `-o json|jsonc|table|tsv|yaml|yamlc|none` and `--query`.
 
@@ -17,6 +18,7 @@ mod client;
 mod container;
 mod create;
 mod group;
+mod image;
 mod logs;
 mod output;
 mod serve;
@@ -57,6 +59,12 @@ enum Command {
         after_help = "Example:\n  waci token create --subscription team-a --expires 7d\n  waci token list"
     )]
     Token(token::TokenArgs),
+    /// Push components to OCI registries, to run them by reference.
+    #[command(
+        after_help = "Example:\n  waci image push app.wasm localhost:5000/app:v1\n  \
+        waci container create -g demo -n app --image localhost:5000/app:v1 --ports 80"
+    )]
+    Image(image::ImageArgs),
     /// Manage resource groups, as `az group` does.
     #[command(after_help = "Example:\n  waci group create -n demo\n  waci group list -o table")]
     Group(group::GroupArgs),
@@ -70,6 +78,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Container(args) => client_command(container::run(args)),
         Command::Group(args) => client_command(group::run(args)),
         Command::Token(args) => client_command(token::run(args)),
+        Command::Image(args) => client_command(image::run(args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

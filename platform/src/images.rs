@@ -1,6 +1,6 @@
 //! Images: turns an `image` reference into component bytes and a content digest
 //! (DESIGN.md §4). `waci/<name>` is a component built into the binary; a path is a local
-//! file. OCI references come later; until then they do not resolve.
+//! file; anything else is an OCI reference, pulled by [`crate::registry`].
 //! This module knows neither wasmtime nor the store.
 
 use sha2::{Digest, Sha256};
@@ -44,9 +44,11 @@ pub enum Error {
     #[error("image '{0}' cannot be read: {1}")]
     Unreadable(String, String),
     #[error(
-        "image '{0}' is neither a built-in image (waci/<name>) nor a path to a .wasm file; registry images are not supported yet"
+        "image '{0}' is neither a built-in image (waci/<name>), a path to a .wasm file, nor a valid registry reference (registry/repository:tag or @sha256:digest): {1}"
     )]
-    Unsupported(String),
+    InvalidReference(String, String),
+    #[error("image '{0}' is in a registry: it is pulled, not read")]
+    InRegistry(String),
 }
 
 /// A resolved image: its bytes and `sha256:<hex>` digest.
@@ -62,6 +64,7 @@ pub struct Image {
 enum Kind<'a> {
     BuiltIn(&'a str),
     Path(PathBuf),
+    Registry,
 }
 
 /// Whether `reference` names a local file (rather than a built-in or a registry image).
@@ -81,7 +84,12 @@ fn kind(reference: &str) -> Result<Kind<'_>, Error> {
     if is_file_reference(reference) {
         return Ok(Kind::Path(PathBuf::from(reference)));
     }
-    Err(Error::Unsupported(reference.to_string()))
+    Ok(Kind::Registry)
+}
+
+/// Whether `reference` names an image in an OCI registry (neither built in nor a file).
+pub fn is_registry_reference(reference: &str) -> bool {
+    matches!(kind(reference), Ok(Kind::Registry))
 }
 
 fn built_in_names() -> String {
@@ -142,6 +150,14 @@ pub fn check(reference: &str) -> Result<(), Error> {
             )),
             Err(e) => Err(Error::Unreadable(reference.into(), e.to_string())),
         },
+        Kind::Registry => crate::registry::parse(reference)
+            .map(|_| ())
+            .map_err(|e| match e {
+                crate::registry::Error::InvalidReference(_, why) => {
+                    Error::InvalidReference(reference.into(), why)
+                }
+                other => Error::InvalidReference(reference.into(), other.to_string()),
+            }),
     }
 }
 
@@ -173,6 +189,7 @@ pub fn resolve(reference: &str) -> Result<Image, Error> {
                 source: format!("file {}", p.display()),
             })
         }
+        Kind::Registry => Err(Error::InRegistry(reference.into())),
     }
 }
 

@@ -3,6 +3,7 @@
 //! - [`model`]: what a container group is; parsing and validation of user input.
 //! - [`store`]: SQLite, the truth: groups, containers, events, logs, operations.
 //! - [`images`]: image references to component bytes and digests.
+//! - [`registry`]: OCI registries: pulls and pushes of components, blobs kept by digest.
 //! - [`runtime`]: wasmtime; supervisors that make running groups match the store.
 //! - [`logs`]: guest output into the store, and followers woken as it lands.
 //! - [`directory`]: published FQDNs → groups, read by [`dns`] and [`frontdoor`].
@@ -23,6 +24,7 @@ pub mod images;
 pub mod logs;
 pub mod model;
 pub mod portal;
+pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod store;

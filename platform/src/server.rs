@@ -101,8 +101,11 @@ pub async fn serve(
     let (dns_addr, mut dns_server) = dns::start(config.dns_listen, handler).await?;
     // Guests may call out over HTTP, but never to the platform's own listeners.
     let forbidden: std::sync::Arc<[SocketAddr]> = vec![api_addr, front_addr, dns_addr].into();
+    let registries = crate::registry::Registries::new(config.data_dir.join("images"))
+        .map_err(|e| anyhow::anyhow!("cannot prepare the image store: {e}"))?;
     let runtime = Runtime::new(
         engines,
+        registries,
         store.clone(),
         logs.clone(),
         RuntimeConfig {

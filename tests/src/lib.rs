@@ -1,8 +1,10 @@
 //! `TestPlatform`: the real `waci serve` binary, started on port 0 in a temp dir, and the
 //! few helpers a test needs to act as a user would (ARM requests, waiting for a state,
-//! killing and restarting the platform). [`browser`] drives the portal in a real Chromium.
+//! killing and restarting the platform). [`browser`] drives the portal in a real Chromium;
+//! [`registry`] starts a real OCI registry.
 
 pub mod browser;
+pub mod registry;
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};

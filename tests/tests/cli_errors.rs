@@ -61,13 +61,24 @@ async fn api_errors_print_the_code_and_message_and_exit_non_zero() {
     );
 
     let bad_image = p
-        .waci("container create -g demo -n web --image nginx")
+        .waci("container create -g demo -n web --image 'Not A/Valid:Image'")
         .await
         .failed();
     assert!(
         bad_image.stderr.contains("(InvalidImage)"),
         "{}",
         bad_image.stderr
+    );
+    // A well-formed reference whose pull fails (a container image, or no way to reach its
+    // registry) is no bad input: the group is made, and the CLI says why it cannot start.
+    let unpullable = p
+        .waci("container create -g demo -n web --image nginx")
+        .await
+        .failed();
+    assert!(
+        unpullable.stderr.contains("Failed to pull image \"nginx\""),
+        "{}",
+        unpullable.stderr
     );
 
     let wrong_token = p

@@ -115,6 +115,9 @@ pub fn group(g: &GroupRow, view: Option<&View<'_>>) -> Value {
         if let Some(p) = &row.previous {
             out["previousState"] = state(p);
         }
+        if let Some(d) = &row.image_digest {
+            out["image"] = json!(d);
+        }
         Some(out)
     };
     let volumes: Vec<Value> = s

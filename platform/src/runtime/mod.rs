@@ -17,6 +17,7 @@ mod volumes;
 
 use crate::logs::LogHub;
 use crate::model::{ContainerState, GroupState, RestartPolicy};
+use crate::registry::Registries;
 use crate::store::{GroupRow, Store};
 use engine::Engines;
 pub use service::Service;
@@ -50,6 +51,7 @@ struct Supervised {
 
 pub struct Runtime {
     engines: Arc<Engines>,
+    registries: Arc<Registries>,
     store: Store,
     logs: Arc<LogHub>,
     config: RuntimeConfig,
@@ -62,12 +64,14 @@ pub struct Runtime {
 impl Runtime {
     pub fn new(
         engines: Arc<Engines>,
+        registries: Arc<Registries>,
         store: Store,
         logs: Arc<LogHub>,
         config: RuntimeConfig,
     ) -> Arc<Runtime> {
         Arc::new(Runtime {
             engines,
+            registries,
             store,
             logs,
             config,

@@ -11,6 +11,7 @@ use super::volumes;
 use super::{Runtime, Supervised, group_state};
 use crate::images;
 use crate::model::{Container, ContainerState, RestartPolicy, now_rfc3339};
+use crate::registry;
 use crate::store::GroupRow;
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -173,7 +174,21 @@ pub(super) async fn supervise(
     };
     let mounts = |c: &Container| volumes::mounts(c, &volume_dirs, &group.spec.volumes);
 
-    // Load every image first: a group whose image fails starts nothing.
+    // Load every image first: a group whose image fails starts nothing. A registry image
+    // that cannot be pulled is retried under the restart policy, the container Waiting.
+    let pinned: HashMap<String, String> = {
+        let id = ctx.id;
+        match rt.store.run(move |s| s.containers(id)).await {
+            Ok(rows) => rows
+                .into_iter()
+                .filter_map(|r| Some((r.name, r.image_digest?)))
+                .collect(),
+            Err(e) => {
+                tracing::error!(group = id, error = %e, "reading pinned images failed");
+                HashMap::new()
+            }
+        }
+    };
     let mut loaded = Vec::new();
     for c in group
         .spec
@@ -181,13 +196,34 @@ pub(super) async fn supervise(
         .iter()
         .chain(&group.spec.containers)
     {
-        match prepare(&ctx, c).await {
-            Some(l) => loaded.push(l),
-            None => {
-                ctx.fail().await;
-                return;
+        let credentials = credentials_for(&group.spec.registry_credentials, &c.image);
+        let mut backoff = BACKOFF_FIRST;
+        let l = loop {
+            match prepare(&ctx, c, pinned.get(&c.name).cloned(), credentials.as_ref()).await {
+                Prepared::Ready(l) => break l,
+                Prepared::PullFailed if ctx.policy != RestartPolicy::Never => {
+                    ctx.event(
+                        Some(&c.name),
+                        "BackOff",
+                        format!("Back-off {} pulling image \"{}\"", ms(backoff), c.image),
+                        true,
+                    )
+                    .await;
+                    ctx.set_state(&c.name, ContainerState::waiting("ImagePullBackOff"), false)
+                        .await;
+                    tokio::select! {
+                        _ = ctx.cancel.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+                Prepared::PullFailed | Prepared::Failed => {
+                    ctx.fail().await;
+                    return;
+                }
             }
-        }
+        };
+        loaded.push(l);
     }
     let (init_loaded, main_loaded) = loaded.split_at(group.spec.init_containers.len());
     for (c, l) in group.spec.init_containers.iter().zip(init_loaded) {
@@ -277,45 +313,190 @@ pub(super) async fn supervise(
     }
 }
 
-/// Resolves and loads a container's image, with `Pulling`/`Pulled`/`Created` events.
-async fn prepare(ctx: &Arc<GroupCtx>, c: &Container) -> Option<Arc<Loaded>> {
-    ctx.set_state(&c.name, ContainerState::waiting("Pulling"), false)
+/// The credentials of `imageRegistryCredentials` whose server is the image's registry.
+fn credentials_for(
+    all: &[crate::model::RegistryCredential],
+    image: &str,
+) -> Option<registry::Credentials> {
+    let server = registry::parse(image).ok()?.resolve_registry().to_string();
+    let normal = |s: &str| {
+        let s = s.trim().trim_end_matches('/').to_ascii_lowercase();
+        let s = s
+            .strip_prefix("https://")
+            .or_else(|| s.strip_prefix("http://"))
+            .map(str::to_string)
+            .unwrap_or(s);
+        if s == "docker.io" {
+            "index.docker.io".to_string()
+        } else {
+            s
+        }
+    };
+    all.iter()
+        .find(|c| normal(&c.server) == normal(&server))
+        .map(|c| registry::Credentials {
+            username: c.username.clone().unwrap_or_default(),
+            password: c.password.clone().unwrap_or_default(),
+        })
+}
+
+/// What became of preparing a container's image.
+enum Prepared {
+    Ready(Arc<Loaded>),
+    /// The registry could not give the image: retried under the restart policy.
+    PullFailed,
+    /// The image can never start (not a component, no entry point): the group fails.
+    Failed,
+}
+
+/// The bytes of a container's image, with `Pulling`/`Pulled` events: built in, from a
+/// file, or from a registry (pinned to `pinned` when a tag was resolved at create).
+async fn fetch(
+    ctx: &Arc<GroupCtx>,
+    c: &Container,
+    pinned: Option<String>,
+    credentials: Option<&registry::Credentials>,
+) -> Result<(String, Arc<[u8]>), registry::Error> {
+    let start = Instant::now();
+    if !images::is_registry_reference(&c.image) {
+        ctx.event(
+            Some(&c.name),
+            "Pulling",
+            format!("pulling image \"{}\"", c.image),
+            false,
+        )
         .await;
+        let reference = c.image.clone();
+        let image = tokio::task::spawn_blocking(move || images::resolve(&reference))
+            .await
+            .map_err(|e| registry::Error::Disk(e.to_string()))?
+            .map_err(|e| registry::Error::Local(e.to_string()))?;
+        ctx.event(
+            Some(&c.name),
+            "Pulled",
+            format!(
+                "Successfully pulled image \"{}\" ({}, {} bytes, {}) in {}",
+                c.image,
+                image.source,
+                image.bytes.len(),
+                image.digest,
+                ms(start.elapsed())
+            ),
+            false,
+        )
+        .await;
+        return Ok((image.digest, image.bytes));
+    }
+    let registries = &ctx.rt.registries;
+    let resolved = registries
+        .resolve(&c.image, credentials, pinned.as_deref())
+        .await?;
+    if pinned.is_none() {
+        let (id, generation, name, p) = (ctx.id, ctx.generation, c.name.clone(), resolved.pinned());
+        if let Err(e) = ctx
+            .rt
+            .store
+            .run(move |s| s.set_image_digest(id, generation, &name, &p))
+            .await
+        {
+            tracing::error!(group = id, error = %e, "recording the pinned image failed");
+        }
+    }
+    if resolved.present {
+        let fetched = registries.fetch(&c.image, credentials, &resolved).await?;
+        ctx.event(
+            Some(&c.name),
+            "Pulled",
+            format!(
+                "Container image \"{}\" already present on machine ({})",
+                c.image,
+                resolved.pinned()
+            ),
+            false,
+        )
+        .await;
+        return Ok((fetched.digest, fetched.bytes));
+    }
     ctx.event(
         Some(&c.name),
         "Pulling",
-        format!("pulling image \"{}\"", c.image),
+        format!(
+            "pulling image \"{}\" ({}, {} bytes)",
+            c.image,
+            resolved.pinned(),
+            resolved.layer.size
+        ),
         false,
     )
     .await;
-    let start = Instant::now();
-    let reference = c.image.clone();
-    let image = match tokio::task::spawn_blocking(move || images::resolve(&reference)).await {
-        Ok(Ok(i)) => i,
-        Ok(Err(e)) => return fail(ctx, c, "ErrImagePull", e.to_string()).await,
-        Err(e) => return fail(ctx, c, "ErrImagePull", e.to_string()).await,
+    let fetched = registries.fetch(&c.image, credentials, &resolved).await?;
+    let how = if fetched.downloaded_here {
+        "downloaded"
+    } else {
+        "downloaded once for another container"
     };
     ctx.event(
         Some(&c.name),
         "Pulled",
         format!(
-            "Successfully pulled image \"{}\" ({}, {} bytes, {}) in {}",
+            "Successfully pulled image \"{}\" ({}, {} bytes, {how}) in {}",
             c.image,
-            image.source,
-            image.bytes.len(),
-            image.digest,
+            resolved.pinned(),
+            fetched.bytes.len(),
             ms(start.elapsed())
         ),
         false,
     )
     .await;
-    match ctx
-        .rt
-        .engines
-        .load(&image.digest, image.bytes.clone())
-        .await
-    {
+    Ok((fetched.digest, fetched.bytes))
+}
+
+/// Fetches and loads a container's image, with `Pulling`/`Pulled`/`Compiled`/`Created`
+/// events; compiled code is shared by every container of the same content digest.
+async fn prepare(
+    ctx: &Arc<GroupCtx>,
+    c: &Container,
+    pinned: Option<String>,
+    credentials: Option<&registry::Credentials>,
+) -> Prepared {
+    ctx.set_state(&c.name, ContainerState::waiting("Pulling"), false)
+        .await;
+    let (digest, bytes) = match fetch(ctx, c, pinned, credentials).await {
+        Ok(image) => image,
+        Err(e) => {
+            let failure = if images::is_registry_reference(&c.image) {
+                Prepared::PullFailed
+            } else {
+                Prepared::Failed
+            };
+            ctx.event(
+                Some(&c.name),
+                "Failed",
+                format!("Failed to pull image \"{}\": {e}", c.image),
+                true,
+            )
+            .await;
+            ctx.set_state(&c.name, ContainerState::waiting("ErrImagePull"), false)
+                .await;
+            return failure;
+        }
+    };
+    let size = bytes.len();
+    match ctx.rt.engines.load(&digest, bytes).await {
         Ok((l, loaded_here)) => {
+            if loaded_here && !l.cache_hit {
+                ctx.event(
+                    Some(&c.name),
+                    "Compiled",
+                    format!(
+                        "Compiled image \"{}\" ({digest}, {size} bytes) in {}",
+                        c.image,
+                        ms(l.load_time)
+                    ),
+                    false,
+                )
+                .await;
+            }
             let how = match (loaded_here, l.cache_hit) {
                 (false, _) => "compiled code already loaded".to_string(),
                 (true, true) => format!("compiled code from cache in {}", ms(l.load_time)),
@@ -328,28 +509,21 @@ async fn prepare(ctx: &Arc<GroupCtx>, c: &Container) -> Option<Arc<Loaded>> {
                 false,
             )
             .await;
-            Some(l)
+            Prepared::Ready(l)
         }
-        Err(e) => fail(ctx, c, "Failed", e.to_string()).await,
+        Err(e) => {
+            ctx.event(
+                Some(&c.name),
+                "Failed",
+                format!("Failed to start container {}: {e}", c.name),
+                true,
+            )
+            .await;
+            ctx.set_state(&c.name, ContainerState::waiting("Failed"), false)
+                .await;
+            Prepared::Failed
+        }
     }
-}
-
-async fn fail(
-    ctx: &Arc<GroupCtx>,
-    c: &Container,
-    detail: &str,
-    message: String,
-) -> Option<Arc<Loaded>> {
-    ctx.event(
-        Some(&c.name),
-        "Failed",
-        format!("Failed to start container {}: {message}", c.name),
-        true,
-    )
-    .await;
-    ctx.set_state(&c.name, ContainerState::waiting(detail), false)
-        .await;
-    None
 }
 
 /// A failed request of a service (trap, out of memory) is a Warning event of its container;

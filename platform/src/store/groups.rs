@@ -36,6 +36,8 @@ pub struct ContainerRow {
     pub restart_count: u32,
     pub current: ContainerState,
     pub previous: Option<ContainerState>,
+    /// The pinned image (`registry/repo@sha256:...`) a registry tag resolved to at create.
+    pub image_digest: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -400,7 +402,7 @@ impl Store {
     pub fn containers(&self, group_id: i64) -> Result<Vec<ContainerRow>> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
-            "SELECT name, init, restart_count, current_state, previous_state FROM containers WHERE group_id = ?1 ORDER BY rowid",
+            "SELECT name, init, restart_count, current_state, previous_state, image_digest FROM containers WHERE group_id = ?1 ORDER BY rowid",
         )?;
         let rows = stmt
             .query_map(params![group_id], |r| {
@@ -410,11 +412,12 @@ impl Store {
                     r.get::<_, u32>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
-            .map(|(name, init, restart_count, cur, prev)| {
+            .map(|(name, init, restart_count, cur, prev, image_digest)| {
                 let current =
                     serde_json::from_str(&cur).map_err(|e| Error::Corrupt(e.to_string()))?;
                 let previous = prev
@@ -427,9 +430,29 @@ impl Store {
                     restart_count,
                     current,
                     previous,
+                    image_digest,
                 })
             })
             .collect()
+    }
+
+    /// Records the pinned image a container's registry reference resolved to, for this
+    /// generation's rows; later starts (restarts, a platform restart) run exactly it.
+    pub fn set_image_digest(
+        &self,
+        group_id: i64,
+        generation: i64,
+        container: &str,
+        pinned: &str,
+    ) -> Result<()> {
+        let conn = self.lock();
+        conn.execute(
+            "UPDATE containers SET image_digest = ?3
+             WHERE group_id = ?1 AND name = ?2
+               AND EXISTS (SELECT 1 FROM container_groups WHERE id = ?1 AND generation = ?4)",
+            params![group_id, container, pinned, generation],
+        )?;
+        Ok(())
     }
 
     /// Moves a container to `current`; the old current state becomes `previous` when the

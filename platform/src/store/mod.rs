@@ -87,6 +87,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(include_str!("schema.sql"))?;
+        migrate(&conn)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -143,4 +144,18 @@ impl Store {
             .lock()
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
+}
+
+/// Brings a database made by an older build up to `schema.sql` (which only creates what is
+/// missing): columns added since are added here, once.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_digest: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('containers') WHERE name = 'image_digest'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has_digest {
+        conn.execute_batch("ALTER TABLE containers ADD COLUMN image_digest TEXT")?;
+    }
+    Ok(())
 }

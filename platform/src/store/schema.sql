@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS containers (
     restart_count INTEGER NOT NULL DEFAULT 0,
     current_state TEXT NOT NULL,
     previous_state TEXT,
+    image_digest  TEXT,                      -- registry/repo@sha256:... resolved at create; NULL otherwise
     PRIMARY KEY (group_id, name)
 );
 CREATE TABLE IF NOT EXISTS events (
