@@ -143,8 +143,9 @@ pub fn digest(bytes: &[u8]) -> String {
 }
 
 impl TestRegistry {
-    /// Pushes an artifact by hand, as any OCI tool might: one layer of `media_type` holding
-    /// `layer`, an empty config, the manifest under `repo:tag`. Returns the manifest digest.
+    /// Pushes an artifact by hand as `oras push --artifact-type` lays it out: one layer of
+    /// `media_type` holding `layer`, the empty config, an `artifactType`, the manifest under
+    /// `repo:tag`. Returns the manifest digest.
     pub async fn push_raw(&self, repo: &str, tag: &str, layer: &[u8], media_type: &str) -> String {
         let http = reqwest::Client::new();
         let config = b"{}".as_slice();
@@ -156,7 +157,10 @@ impl TestRegistry {
                 .await
                 .expect("opening an upload");
             assert_eq!(r.status().as_u16(), 202, "opening an upload");
-            let location = r.headers()["location"].to_str().expect("location").to_string();
+            let location = r.headers()["location"]
+                .to_str()
+                .expect("location")
+                .to_string();
             let url = if location.starts_with("http") {
                 location
             } else {
@@ -175,7 +179,8 @@ impl TestRegistry {
         let manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+            "artifactType": "application/vnd.wasm.component.v1+wasm",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json",
                        "digest": digest(config), "size": config.len()},
             "layers": [{"mediaType": media_type, "digest": digest(layer), "size": layer.len()}],
         });

@@ -292,6 +292,15 @@ async fn every_failed_pull_says_why_and_leaves_the_api_healthy() {
     // A core module, not a component.
     reg.push_raw("core/module", "v1", b"\0asm\x01\0\0\0", "application/wasm")
         .await;
+    // A component as `oras push` lays it out (empty config, artifactType) runs as it is.
+    let wasm = std::fs::read(guest("hello-http")).expect("guest");
+    reg.push_raw("oras/hello", "v1", &wasm, "application/wasm")
+        .await;
+    let oras = format!("{}/oras/hello:v1", reg.host);
+    p.put_group("demo", "oras", group_body(&oras, &[80], "Never", &[]))
+        .await;
+    let g = p.wait_for_state("demo", "oras", "Running").await;
+    serves(&g).await;
     let down = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
         l.local_addr().expect("addr").to_string()
