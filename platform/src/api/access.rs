@@ -4,6 +4,7 @@
 //! Also the admin-only token API: create, list, revoke.
 
 use super::body::{ArmBody, json_body};
+use super::openapi;
 use super::{ApiError, ApiResult, AppRef};
 use crate::model::now_rfc3339;
 use crate::store::TokenRow;
@@ -131,6 +132,11 @@ fn render(t: &TokenRow) -> Value {
 }
 
 /// `POST /tokens` `{"subscription": "S", "expires": "7d"}` → the token, shown this once.
+#[utoipa::path(
+    post, path = "/tokens", tag = "tokens",
+    request_body(content = openapi::TokenInput),
+    responses((status = 201, description = "the new token, shown this once", body = openapi::TokenCreated), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 413, description = "body over 1 MiB", body = openapi::ErrorResponse))
+)]
 pub async fn create(State(app): State<AppRef>, ArmBody(body): ArmBody) -> ApiResult<Response> {
     let v = json_body(&body)?;
     let subscription = v["subscription"]
@@ -167,6 +173,10 @@ pub async fn create(State(app): State<AppRef>, ArmBody(body): ArmBody) -> ApiRes
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
+#[utoipa::path(
+    get, path = "/tokens", tag = "tokens",
+    responses((status = 200, description = "every token, never its secret", body = openapi::TokenList), (status = 401, description = "no valid token", body = openapi::ErrorResponse))
+)]
 pub async fn list(State(app): State<AppRef>) -> ApiResult<Json<Value>> {
     let rows = app.store.run(|s| s.list_tokens()).await?;
     Ok(Json(
@@ -174,6 +184,11 @@ pub async fn list(State(app): State<AppRef>) -> ApiResult<Json<Value>> {
     ))
 }
 
+#[utoipa::path(
+    delete, path = "/tokens/{id}", tag = "tokens",
+    params(("id" = String, Path, description = "the token's id")),
+    responses((status = 204, description = "revoked"), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 404, description = "not found", body = openapi::ErrorResponse))
+)]
 pub async fn revoke(State(app): State<AppRef>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let i = id.clone();
     if app.store.run(move |s| s.revoke_token(&i)).await? {

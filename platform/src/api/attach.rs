@@ -5,6 +5,7 @@
 //! token, as ACI's is.
 
 use super::logs::{Follower, find_container};
+use super::openapi;
 use super::{ApiError, ApiResult, AppRef};
 use axum::Json;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -43,6 +44,11 @@ impl Sessions {
     }
 }
 
+#[utoipa::path(
+    post, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}/containers/{container}/attach", tag = "containers",
+    params(openapi::ContainerPath, openapi::ApiVersion),
+    responses((status = 200, description = "a websocket carrying the container's output from now on, and its one-time password", body = openapi::AttachInfo), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 404, description = "not found", body = openapi::ErrorResponse))
+)]
 pub async fn attach(
     State(app): State<AppRef>,
     Path((sub, rg, name, container)): Path<(String, String, String, String)>,

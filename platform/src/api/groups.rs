@@ -1,6 +1,7 @@
 //! Handlers for resource groups, container groups and async operations.
 
 use super::body::{ArmBody, json_body};
+use super::openapi;
 use super::render::{self, PROVIDER};
 use super::{ApiError, ApiResult, AppRef};
 use crate::model::names::{self, LabelScopeIds};
@@ -27,6 +28,12 @@ fn check_rg_name(rg: &str) -> ApiResult<()> {
         .map_err(|m| ApiError::bad_request("InvalidResourceGroupName", m))
 }
 
+#[utoipa::path(
+    put, path = "/subscriptions/{sub}/resourceGroups/{rg}", tag = "resource groups",
+    params(openapi::ResourceGroupPath, openapi::ApiVersion),
+    request_body(content = openapi::ResourceGroupInput, description = "location and tags, both optional"),
+    responses((status = 201, description = "created", body = openapi::ResourceGroup), (status = 200, description = "updated", body = openapi::ResourceGroup), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 413, description = "body over 1 MiB", body = openapi::ErrorResponse))
+)]
 pub async fn put_resource_group(
     State(app): State<AppRef>,
     Path((sub, rg)): Path<(String, String)>,
@@ -60,6 +67,11 @@ pub async fn put_resource_group(
     Ok((status, Json(render::resource_group(&row))).into_response())
 }
 
+#[utoipa::path(
+    get, path = "/subscriptions/{sub}/resourceGroups/{rg}", tag = "resource groups",
+    params(openapi::ResourceGroupPath, openapi::ApiVersion),
+    responses((status = 200, description = "the resource group", body = openapi::ResourceGroup), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 404, description = "not found", body = openapi::ErrorResponse))
+)]
 pub async fn get_resource_group(
     State(app): State<AppRef>,
     Path((sub, rg)): Path<(String, String)>,
@@ -76,6 +88,11 @@ pub async fn get_resource_group(
         })
 }
 
+#[utoipa::path(
+    get, path = "/subscriptions/{sub}/resourceGroups", tag = "resource groups",
+    params(openapi::SubscriptionPath, openapi::ApiVersion),
+    responses((status = 200, description = "the subscription's resource groups", body = openapi::ResourceGroupList), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse))
+)]
 pub async fn list_resource_groups(
     State(app): State<AppRef>,
     Path(sub): Path<String>,
@@ -86,6 +103,11 @@ pub async fn list_resource_groups(
     ))
 }
 
+#[utoipa::path(
+    delete, path = "/subscriptions/{sub}/resourceGroups/{rg}", tag = "resource groups",
+    params(openapi::ResourceGroupPath, openapi::ApiVersion),
+    responses((status = 202, description = "deleted, with its container groups"), (status = 204, description = "there was none"), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse))
+)]
 pub async fn delete_resource_group(
     State(app): State<AppRef>,
     Path((sub, rg)): Path<(String, String)>,
@@ -150,6 +172,12 @@ fn async_header(app: &AppRef, sub: &str, op: &str, version: &str) -> HeaderValue
     HeaderValue::from_str(&url).unwrap_or(HeaderValue::from_static("/"))
 }
 
+#[utoipa::path(
+    put, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}", tag = "container groups",
+    params(openapi::GroupPath, openapi::ApiVersion),
+    request_body(content = openapi::ContainerGroupInput, description = "the group, in ACI's shape"),
+    responses((status = 201, description = "created; Azure-AsyncOperation names the operation", body = openapi::ContainerGroup), (status = 200, description = "updated", body = openapi::ContainerGroup), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 409, description = "conflict (name taken, quota reached, not supported)", body = openapi::ErrorResponse), (status = 413, description = "body over 1 MiB", body = openapi::ErrorResponse))
+)]
 pub async fn put_group(
     State(app): State<AppRef>,
     Path((sub, rg, name)): Path<(String, String, String)>,
@@ -225,6 +253,11 @@ pub async fn put_group(
     Ok((status, headers, Json(body)).into_response())
 }
 
+#[utoipa::path(
+    get, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}", tag = "container groups",
+    params(openapi::GroupPath, openapi::ApiVersion),
+    responses((status = 200, description = "the group with its instanceView", body = openapi::ContainerGroup), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 404, description = "not found", body = openapi::ErrorResponse))
+)]
 pub async fn get_group(
     State(app): State<AppRef>,
     Path((sub, rg, name)): Path<(String, String, String)>,
@@ -233,6 +266,12 @@ pub async fn get_group(
     Ok(Json(full_view(&app, &g).await?))
 }
 
+#[utoipa::path(
+    patch, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}", tag = "container groups",
+    params(openapi::GroupPath, openapi::ApiVersion),
+    request_body(content = openapi::TagsInput, description = "new tags"),
+    responses((status = 200, description = "the group with its new tags", body = openapi::ContainerGroup), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 404, description = "not found", body = openapi::ErrorResponse), (status = 413, description = "body over 1 MiB", body = openapi::ErrorResponse))
+)]
 pub async fn patch_group(
     State(app): State<AppRef>,
     Path((sub, rg, name)): Path<(String, String, String)>,
@@ -247,6 +286,11 @@ pub async fn patch_group(
     Ok(Json(full_view(&app, &g).await?))
 }
 
+#[utoipa::path(
+    delete, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}", tag = "container groups",
+    params(openapi::GroupPath, openapi::ApiVersion),
+    responses((status = 200, description = "stopped and deleted", body = openapi::ContainerGroup), (status = 204, description = "there was none"), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse))
+)]
 pub async fn delete_group(
     State(app): State<AppRef>,
     Path((sub, rg, name)): Path<(String, String, String)>,
@@ -272,6 +316,11 @@ fn list_body(groups: &[GroupRow]) -> Json<Value> {
     Json(json!({"value": groups.iter().map(|g| render::group(g, None)).collect::<Vec<_>>()}))
 }
 
+#[utoipa::path(
+    get, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups", tag = "container groups",
+    params(openapi::ResourceGroupPath, openapi::ApiVersion),
+    responses((status = 200, description = "the resource group's container groups, without instanceView", body = openapi::ContainerGroupList), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse))
+)]
 pub async fn list_in_resource_group(
     State(app): State<AppRef>,
     Path((sub, rg)): Path<(String, String)>,
@@ -283,6 +332,11 @@ pub async fn list_in_resource_group(
     Ok(list_body(&groups))
 }
 
+#[utoipa::path(
+    get, path = "/subscriptions/{sub}/providers/Microsoft.ContainerInstance/containerGroups", tag = "container groups",
+    params(openapi::SubscriptionPath, openapi::ApiVersion),
+    responses((status = 200, description = "the subscription's container groups, without instanceView", body = openapi::ContainerGroupList), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse))
+)]
 pub async fn list_in_subscription(
     State(app): State<AppRef>,
     Path(sub): Path<String>,
@@ -294,6 +348,11 @@ pub async fn list_in_subscription(
     Ok(list_body(&groups))
 }
 
+#[utoipa::path(
+    get, path = "/subscriptions/{sub}/providers/Microsoft.ContainerInstance/locations/{loc}/operations/{id}", tag = "container groups",
+    params(openapi::OperationPath, openapi::ApiVersion),
+    responses((status = 200, description = "the status of a long-running operation", body = openapi::OperationStatus), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 404, description = "not found", body = openapi::ErrorResponse))
+)]
 pub async fn operation(
     State(app): State<AppRef>,
     Path((sub, _loc, id)): Path<(String, String, String)>,
@@ -328,6 +387,11 @@ pub async fn operation(
 }
 
 /// POST restart, stop, start.
+#[utoipa::path(
+    post, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}/{action}", tag = "container groups",
+    params(openapi::ActionPath, openapi::ApiVersion),
+    responses((status = 204, description = "stopped, or restarted (Azure-AsyncOperation names the operation)"), (status = 202, description = "started (Azure-AsyncOperation names the operation)"), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 404, description = "not found", body = openapi::ErrorResponse))
+)]
 pub async fn action(
     State(app): State<AppRef>,
     Path((sub, rg, name, action)): Path<(String, String, String, String)>,

@@ -1,5 +1,6 @@
 //! Container logs over the API: `tail`, `timestamps`, and `follow` (chunked, live).
 
+use super::openapi;
 use super::{ApiError, ApiResult, AppRef};
 use crate::model::{RestartPolicy, Scope};
 use crate::store::{GroupRow, LogLine};
@@ -30,6 +31,11 @@ fn flag(q: &HashMap<String, String>, key: &str) -> bool {
         .any(|(k, v)| k.eq_ignore_ascii_case(key) && v.eq_ignore_ascii_case("true"))
 }
 
+#[utoipa::path(
+    get, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}/containers/{container}/logs", tag = "containers",
+    params(openapi::ContainerPath, openapi::ApiVersion, openapi::LogsQuery),
+    responses((status = 200, description = "the container's logs; with follow=true, chunked text until the container ends", body = openapi::Logs, content_type = "application/json"), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 404, description = "not found", body = openapi::ErrorResponse))
+)]
 pub async fn logs(
     State(app): State<AppRef>,
     Path((sub, rg, name, container)): Path<(String, String, String, String)>,

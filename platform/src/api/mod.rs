@@ -11,6 +11,7 @@ mod body;
 mod error;
 mod groups;
 mod logs;
+mod openapi;
 mod render;
 
 pub use error::{ApiError, ApiResult};
@@ -99,12 +100,19 @@ pub fn router(state: AppRef) -> Router {
         ))
         // The attach socket is authenticated by its one-time password instead.
         .route("/attach/{id}", get(attach::socket))
+        // The API's own description, derived from the handlers; it holds no data.
+        .route("/openapi.json", get(openapi::document))
         // The portal's page and assets hold no data; the page sends the token on API calls.
         .merge(crate::portal::router())
         .with_state(state)
 }
 
 /// ACI's exec opens a shell in a container; a component has no shell or process to enter.
+#[utoipa::path(
+    post, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}/containers/{container}/exec", tag = "containers",
+    params(openapi::ContainerPath, openapi::ApiVersion),
+    responses((status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 409, description = "conflict (name taken, quota reached, not supported)", body = openapi::ErrorResponse))
+)]
 async fn exec() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,

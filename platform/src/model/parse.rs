@@ -656,10 +656,72 @@ fn registry_credentials(props: &At<'_>) -> Res<Vec<RegistryCredential>> {
     Ok(out)
 }
 
+/// The fuzz target's body (`fuzz/fuzz_targets/parse_group.rs`): the first line of `data`
+/// is a group name, the rest a PUT body. Everything the API does with such a request before
+/// it touches the store runs here; any panic is a bug. Checks two properties on the way:
+/// canonical paths are a fixed point, and a parsed spec always passes its own name rules.
+pub fn fuzz_one(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (name, body) = text.split_once('\n').unwrap_or((&text, ""));
+    let canonical = crate::api::canonical_path(name);
+    assert_eq!(
+        crate::api::canonical_path(&canonical),
+        canonical,
+        "canonical_path is idempotent"
+    );
+    let _ = names::check_resource_group_name(name);
+    let _ = names::check_dns_label(name);
+    let _ = names::check_env_name(name);
+    let _ = names::check_volume_name(name);
+    let Ok(value) = serde_json::from_str::<Value>(body) else {
+        return;
+    };
+    let _ = tags_of(&value);
+    let limits = Limits {
+        max_cpu: 4.0,
+        max_memory_gb: 16.0,
+    };
+    let image_ok = |i: &str| crate::images::check(i).map_err(|e| e.to_string());
+    if let Ok(spec) = container_group(&value, name, "local", &limits, &image_ok) {
+        assert!(names::check_resource_name(name, true).is_ok());
+        for c in spec.containers.iter().chain(&spec.init_containers) {
+            assert!(
+                names::check_resource_name(&c.name, false).is_ok(),
+                "{}",
+                c.name
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn fuzz_one_takes_the_seed_corpus() {
+        let group = json!({"location": "local", "properties": {"containers": [{"name": "a",
+            "properties": {"image": "waci/hello-http", "resources": {"requests": {"cpu": 1, "memoryInGB": 1}}}}]}});
+        let inputs: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"web\n{}".to_vec(),
+            format!("web\n{group}").into_bytes(),
+            b"/subscriptions//resourcegroups/x/PROVIDERS/a//b\n[1,2]".to_vec(),
+            b"\xff\xfe\n{\"properties\": {\"containers\": [null]}}".to_vec(),
+            format!("web\n{}", "[".repeat(200)).into_bytes(),
+        ];
+        for i in inputs {
+            fuzz_one(&i);
+        }
+        for example in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples"))
+            .unwrap()
+            .flatten()
+        {
+            let text = std::fs::read_to_string(example.path()).unwrap();
+            fuzz_one(format!("web\n{text}").as_bytes());
+        }
+    }
 
     const LIMITS: Limits = Limits {
         max_cpu: 4.0,
