@@ -56,8 +56,40 @@ impl GroupCtx {
         }
     }
 
+    /// Several events of one container in one trip to the store.
+    async fn events(&self, container: &str, events: Vec<(&'static str, String, bool)>) {
+        let (id, c) = (self.id, container.to_string());
+        let r = self
+            .rt
+            .store
+            .run(move |s| {
+                for (name, message, warning) in &events {
+                    let kind = if *warning { "Warning" } else { "Normal" };
+                    s.add_event(id, Some(&c), name, message, kind)?;
+                }
+                Ok::<_, crate::store::Error>(())
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(group = id, error = %e, "recording events failed");
+        }
+    }
+
     /// Records a container's new state and the group state that follows from all of them.
     async fn set_state(&self, container: &str, state: ContainerState, restarted: bool) {
+        self.set_state_with(container, state, restarted, Vec::new())
+            .await
+    }
+
+    /// [`GroupCtx::set_state`] and the container's `events` (name, message, warning) in one
+    /// trip to the store: on the path to Running every trip is latency a user waits for.
+    async fn set_state_with(
+        &self,
+        container: &str,
+        state: ContainerState,
+        restarted: bool,
+        events: Vec<(&'static str, String, bool)>,
+    ) {
         let group_state = {
             let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
             states.insert(container.to_string(), state.clone());
@@ -72,6 +104,10 @@ impl GroupCtx {
             .rt
             .store
             .run(move |s| {
+                for (name, message, warning) in &events {
+                    let kind = if *warning { "Warning" } else { "Normal" };
+                    s.add_event(id, Some(&c), name, message, kind)?;
+                }
                 s.set_container_state(id, generation, &c, &state, restarted)?;
                 s.set_group_state(id, generation, group_state)
             })
@@ -176,7 +212,15 @@ pub(super) async fn supervise(
 
     // Load every image first: a group whose image fails starts nothing. A registry image
     // that cannot be pulled is retried under the restart policy, the container Waiting.
-    let pinned: HashMap<String, String> = {
+    let from_registry = group
+        .spec
+        .init_containers
+        .iter()
+        .chain(&group.spec.containers)
+        .any(|c| images::is_registry_reference(&c.image));
+    let pinned: HashMap<String, String> = if !from_registry {
+        HashMap::new()
+    } else {
         let id = ctx.id;
         match rt.store.run(move |s| s.containers(id)).await {
             Ok(rows) => rows
@@ -359,32 +403,23 @@ async fn fetch(
 ) -> Result<(String, Arc<[u8]>), registry::Error> {
     let start = Instant::now();
     if !images::is_registry_reference(&c.image) {
-        ctx.event(
-            Some(&c.name),
-            "Pulling",
-            format!("pulling image \"{}\"", c.image),
-            false,
-        )
-        .await;
         let reference = c.image.clone();
         let image = tokio::task::spawn_blocking(move || images::resolve(&reference))
             .await
             .map_err(|e| registry::Error::Disk(e.to_string()))?
             .map_err(|e| registry::Error::Local(e.to_string()))?;
-        ctx.event(
-            Some(&c.name),
-            "Pulled",
-            format!(
-                "Successfully pulled image \"{}\" ({}, {} bytes, {}) in {}",
-                c.image,
-                image.source,
-                image.bytes.len(),
-                image.digest,
-                ms(start.elapsed())
-            ),
-            false,
-        )
-        .await;
+        let pulled = format!(
+            "Successfully pulled image \"{}\" ({}, {} bytes, {}) in {}",
+            c.image,
+            image.source,
+            image.bytes.len(),
+            image.digest,
+            ms(start.elapsed())
+        );
+        let pulling = format!("pulling image \"{}\"", c.image);
+        let events = vec![("Pulling", pulling, false), ("Pulled", pulled, false)];
+        ctx.set_state_with(&c.name, ContainerState::waiting("Pulling"), false, events)
+            .await;
         return Ok((image.digest, image.bytes));
     }
     let registries = &ctx.rt.registries;
@@ -459,8 +494,11 @@ async fn prepare(
     pinned: Option<String>,
     credentials: Option<&registry::Credentials>,
 ) -> Prepared {
-    ctx.set_state(&c.name, ContainerState::waiting("Pulling"), false)
-        .await;
+    if images::is_registry_reference(&c.image) {
+        // A pull can take a while: show it at once (local images say it with their events).
+        ctx.set_state(&c.name, ContainerState::waiting("Pulling"), false)
+            .await;
+    }
     let (digest, bytes) = match fetch(ctx, c, pinned, credentials).await {
         Ok(image) => image,
         Err(e) => {
@@ -469,61 +507,46 @@ async fn prepare(
             } else {
                 Prepared::Failed
             };
-            ctx.event(
-                Some(&c.name),
-                "Failed",
-                format!("Failed to pull image \"{}\": {e}", c.image),
-                true,
-            )
-            .await;
-            ctx.set_state(&c.name, ContainerState::waiting("ErrImagePull"), false)
-                .await;
+            let message = format!("Failed to pull image \"{}\": {e}", c.image);
+            not_started(ctx, c, message, "ErrImagePull").await;
             return failure;
         }
     };
     let size = bytes.len();
     match ctx.rt.engines.load(&digest, bytes).await {
         Ok((l, loaded_here)) => {
+            let mut events = Vec::new();
             if loaded_here && !l.cache_hit {
-                ctx.event(
-                    Some(&c.name),
-                    "Compiled",
-                    format!(
-                        "Compiled image \"{}\" ({digest}, {size} bytes) in {}",
-                        c.image,
-                        ms(l.load_time)
-                    ),
-                    false,
-                )
-                .await;
+                let message = format!(
+                    "Compiled image \"{}\" ({digest}, {size} bytes) in {}",
+                    c.image,
+                    ms(l.load_time)
+                );
+                events.push(("Compiled", message, false));
             }
             let how = match (loaded_here, l.cache_hit) {
                 (false, _) => "compiled code already loaded".to_string(),
                 (true, true) => format!("compiled code from cache in {}", ms(l.load_time)),
                 (true, false) => format!("compiled in {}", ms(l.load_time)),
             };
-            ctx.event(
-                Some(&c.name),
-                "Created",
-                format!("Created container {} ({how})", c.name),
-                false,
-            )
-            .await;
+            let created = format!("Created container {} ({how})", c.name);
+            events.push(("Created", created, false));
+            ctx.events(&c.name, events).await;
             Prepared::Ready(l)
         }
         Err(e) => {
-            ctx.event(
-                Some(&c.name),
-                "Failed",
-                format!("Failed to start container {}: {e}", c.name),
-                true,
-            )
-            .await;
-            ctx.set_state(&c.name, ContainerState::waiting("Failed"), false)
-                .await;
+            let message = format!("Failed to start container {}: {e}", c.name);
+            not_started(ctx, c, message, "Failed").await;
             Prepared::Failed
         }
     }
+}
+
+/// A container that cannot start: a Warning event saying why, and Waiting with `detail`.
+async fn not_started(ctx: &Arc<GroupCtx>, c: &Container, message: String, detail: &str) {
+    ctx.event(Some(&c.name), "Failed", message, true).await;
+    ctx.set_state(&c.name, ContainerState::waiting(detail), false)
+        .await;
 }
 
 /// A failed request of a service (trap, out of memory) is a Warning event of its container;
@@ -591,7 +614,8 @@ async fn start_service(
     } else {
         format!("serving on {}", bound.join(", "))
     };
-    ctx.set_state(
+    let started = format!("Started container {} ({detail})", c.name);
+    ctx.set_state_with(
         &c.name,
         ContainerState {
             state: "Running".into(),
@@ -599,13 +623,7 @@ async fn start_service(
             ..Default::default()
         },
         false,
-    )
-    .await;
-    ctx.event(
-        Some(&c.name),
-        "Started",
-        format!("Started container {} ({detail})", c.name),
-        false,
+        vec![("Started", started, false)],
     )
     .await;
     let cancel = ctx.cancel.clone();
@@ -622,7 +640,8 @@ async fn run_command_once(
     restarted: bool,
 ) -> Exit {
     let start_time = now_rfc3339();
-    ctx.set_state(
+    let started = format!("Started container {}", c.name);
+    ctx.set_state_with(
         &c.name,
         ContainerState {
             state: "Running".into(),
@@ -630,13 +649,7 @@ async fn run_command_once(
             ..Default::default()
         },
         restarted,
-    )
-    .await;
-    ctx.event(
-        Some(&c.name),
-        "Started",
-        format!("Started container {}", c.name),
-        false,
+        vec![("Started", started, false)],
     )
     .await;
     let exit = command::run_once(
