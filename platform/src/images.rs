@@ -87,6 +87,11 @@ fn kind(reference: &str) -> Result<Kind<'_>, Error> {
     Ok(Kind::Registry)
 }
 
+/// Whether `reference` names an image built into the binary (`waci/<name>`).
+pub fn is_built_in(reference: &str) -> bool {
+    matches!(kind(reference), Ok(Kind::BuiltIn(_)))
+}
+
 /// Whether `reference` names an image in an OCI registry (neither built in nor a file).
 pub fn is_registry_reference(reference: &str) -> bool {
     matches!(kind(reference), Ok(Kind::Registry))
@@ -161,7 +166,8 @@ pub fn check(reference: &str) -> Result<(), Error> {
     }
 }
 
-/// Reads an image. Blocking (file I/O and hashing): call from a blocking thread.
+/// Reads an image. For a file it blocks (I/O and hashing): call it from a blocking thread.
+/// A built-in's bytes are in the binary and its digest is computed once.
 pub fn resolve(reference: &str) -> Result<Image, Error> {
     static BUILT_IN_DIGESTS: OnceLock<Vec<String>> = OnceLock::new();
     match kind(reference)? {

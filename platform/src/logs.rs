@@ -244,7 +244,7 @@ mod tests {
             resource_group: "rg".into(),
         };
         let g = store
-            .put_group(&scope, "g", &spec, (1, 10), 10, &|_| None)
+            .put_group(&scope, "g", &spec, (1, 10), 10, &|_| None, None)
             .unwrap()
             .group;
         let hub = LogHub::start(store.clone(), 3);

@@ -222,15 +222,15 @@ pub async fn put_group(
                 };
                 Some(names::fqdn(label, ip.scope, &ids, nonce, &location, &zone))
             };
-            let out = s.put_group(&s2, &n2, &spec, pool, max_groups, &fqdn)?;
-            s.create_operation(
-                &op2,
-                &s2.subscription,
-                &resource_id,
-                Some(out.group.id),
-                "InProgress",
-            )?;
-            Ok::<_, crate::store::Error>(out)
+            s.put_group(
+                &s2,
+                &n2,
+                &spec,
+                pool,
+                max_groups,
+                &fqdn,
+                Some((&op2, &resource_id)),
+            )
         })
         .await?;
     app.directory.publish(

@@ -186,7 +186,9 @@ pub(super) async fn supervise(
     });
     ctx.set_provisioning("Creating").await;
 
-    let volume_dirs = {
+    let volume_dirs = if group.spec.volumes.is_empty() {
+        HashMap::new()
+    } else {
         let (root, id, vols) = (
             rt.config.volumes_dir.clone(),
             ctx.id,
@@ -404,10 +406,15 @@ async fn fetch(
     let start = Instant::now();
     if !images::is_registry_reference(&c.image) {
         let reference = c.image.clone();
-        let image = tokio::task::spawn_blocking(move || images::resolve(&reference))
-            .await
-            .map_err(|e| registry::Error::Disk(e.to_string()))?
-            .map_err(|e| registry::Error::Local(e.to_string()))?;
+        let image = if images::is_built_in(&reference) {
+            // In the binary, its digest computed once: no I/O, no blocking thread.
+            images::resolve(&reference)
+        } else {
+            tokio::task::spawn_blocking(move || images::resolve(&reference))
+                .await
+                .map_err(|e| registry::Error::Disk(e.to_string()))?
+        }
+        .map_err(|e| registry::Error::Local(e.to_string()))?;
         let pulled = format!(
             "Successfully pulled image \"{}\" ({}, {} bytes, {}) in {}",
             c.image,

@@ -174,7 +174,8 @@ impl Store {
     /// Creates or replaces a container group in one transaction: the resource group (created
     /// if absent), an IP from `pool` (kept on update), the FQDN (`fqdn(nonce)`, unique), and
     /// fresh container rows. A taken label, an empty pool or a subscription at its quota of
-    /// `max_groups` changes nothing.
+    /// `max_groups` changes nothing. `operation` (id, resource id) records the create's
+    /// async operation in the same transaction.
     pub fn put_group(
         &self,
         scope: &Scope,
@@ -183,6 +184,7 @@ impl Store {
         pool: (u32, u32),
         max_groups: u64,
         fqdn: &dyn Fn(&str) -> Option<String>,
+        operation: Option<(&str, &str)>,
     ) -> Result<PutOutcome> {
         let mut conn = self.lock_durable();
         let tx = conn.transaction()?;
@@ -262,6 +264,13 @@ impl Store {
             tx.execute(
                 "INSERT INTO containers (group_id, name, init, current_state) VALUES (?1, ?2, ?3, ?4)",
                 params![id, cname, init, waiting],
+            )?;
+        }
+        // The async operation is made in the same transaction: one fsync per create.
+        if let Some((op, resource_id)) = operation {
+            tx.execute(
+                "INSERT INTO operations (id, subscription, resource_id, group_id, status, start_time, end_time) VALUES (?1, ?2, ?3, ?4, 'InProgress', ?5, NULL)",
+                params![op, scope.subscription, resource_id, id, now_rfc3339()],
             )?;
         }
         tx.commit()?;
