@@ -40,38 +40,81 @@ struct GroupCtx {
     states: Mutex<HashMap<String, ContainerState>>,
     main: HashSet<String>,
     cancel: CancellationToken,
+    /// Writes that ride along with the next trip to the store (see [`GroupCtx::defer`]).
+    deferred: Mutex<Deferred>,
+}
+
+/// A container's event: (container, name, message, warning).
+type EventRow = (Option<String>, &'static str, String, bool);
+
+#[derive(Default)]
+struct Deferred {
+    provisioning: Option<&'static str>,
+    events: Vec<EventRow>,
+}
+
+impl Deferred {
+    /// Writes what was deferred, in order, inside the caller's trip to the store.
+    fn write(
+        self,
+        s: &crate::store::Store,
+        id: i64,
+        generation: i64,
+    ) -> Result<(), crate::store::Error> {
+        if let Some(p) = self.provisioning {
+            s.set_provisioning_state(id, generation, p)?;
+        }
+        write_events(s, id, &self.events)
+    }
+}
+
+fn write_events(
+    s: &crate::store::Store,
+    id: i64,
+    events: &[EventRow],
+) -> Result<(), crate::store::Error> {
+    for (container, name, message, warning) in events {
+        let kind = if *warning { "Warning" } else { "Normal" };
+        s.add_event(id, container.as_deref(), name, message, kind)?;
+    }
+    Ok(())
 }
 
 impl GroupCtx {
-    async fn event(&self, container: Option<&str>, name: &str, message: String, warning: bool) {
-        let (id, c, n) = (self.id, container.map(str::to_string), name.to_string());
-        let kind = if warning { "Warning" } else { "Normal" };
-        if let Err(e) = self
-            .rt
-            .store
-            .run(move |s| s.add_event(id, c.as_deref(), &n, &message, kind))
-            .await
-        {
-            tracing::error!(group = id, error = %e, "recording an event failed");
+    /// Keeps an event (or the provisioning state) for the next write to the store, so the
+    /// quick steps on the way to Running (Creating, Pulled, Created...) cost no trip of their
+    /// own: the first state a user can act on (Running, or a failure) carries them all.
+    fn defer(&self, provisioning: Option<&'static str>, event: Option<EventRow>) {
+        let mut d = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
+        if provisioning.is_some() {
+            d.provisioning = provisioning;
         }
+        d.events.extend(event);
     }
 
-    /// Several events of one container in one trip to the store.
-    async fn events(&self, container: &str, events: Vec<(&'static str, String, bool)>) {
-        let (id, c) = (self.id, container.to_string());
+    fn take_deferred(&self) -> Deferred {
+        std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    async fn event(
+        &self,
+        container: Option<&str>,
+        name: &'static str,
+        message: String,
+        warning: bool,
+    ) {
+        let (id, generation, deferred) = (self.id, self.generation, self.take_deferred());
+        let row = vec![(container.map(str::to_string), name, message, warning)];
         let r = self
             .rt
             .store
             .run(move |s| {
-                for (name, message, warning) in &events {
-                    let kind = if *warning { "Warning" } else { "Normal" };
-                    s.add_event(id, Some(&c), name, message, kind)?;
-                }
-                Ok::<_, crate::store::Error>(())
+                deferred.write(s, id, generation)?;
+                write_events(s, id, &row)
             })
             .await;
         if let Err(e) = r {
-            tracing::error!(group = id, error = %e, "recording events failed");
+            tracing::error!(group = id, error = %e, "recording an event failed");
         }
     }
 
@@ -82,7 +125,8 @@ impl GroupCtx {
     }
 
     /// [`GroupCtx::set_state`] and the container's `events` (name, message, warning) in one
-    /// trip to the store: on the path to Running every trip is latency a user waits for.
+    /// trip to the store, with whatever was deferred: on the path to Running every trip is
+    /// latency a user waits for.
     async fn set_state_with(
         &self,
         container: &str,
@@ -100,14 +144,17 @@ impl GroupCtx {
             group_state(self.policy, main)
         };
         let (id, generation, c) = (self.id, self.generation, container.to_string());
+        let deferred = self.take_deferred();
+        let rows: Vec<EventRow> = events
+            .into_iter()
+            .map(|(n, m, w)| (Some(c.clone()), n, m, w))
+            .collect();
         let r = self
             .rt
             .store
             .run(move |s| {
-                for (name, message, warning) in &events {
-                    let kind = if *warning { "Warning" } else { "Normal" };
-                    s.add_event(id, Some(&c), name, message, kind)?;
-                }
+                deferred.write(s, id, generation)?;
+                write_events(s, id, &rows)?;
                 s.set_container_state(id, generation, &c, &state, restarted)?;
                 s.set_group_state(id, generation, group_state)
             })
@@ -132,7 +179,7 @@ impl GroupCtx {
     }
 
     async fn set_provisioning(&self, state: &'static str) {
-        let (id, generation) = (self.id, self.generation);
+        let (id, generation, deferred) = (self.id, self.generation, self.take_deferred());
         let op_status = match state {
             "Succeeded" => Some("Succeeded"),
             "Failed" => Some("Failed"),
@@ -142,6 +189,7 @@ impl GroupCtx {
             .rt
             .store
             .run(move |s| {
+                deferred.write(s, id, generation)?;
                 s.set_provisioning_state(id, generation, state)?;
                 if let Some(st) = op_status {
                     s.finish_operations(id, st)?;
@@ -183,8 +231,9 @@ pub(super) async fn supervise(
             .map(|c| c.name.clone())
             .collect(),
         cancel,
+        deferred: Mutex::new(Deferred::default()),
     });
-    ctx.set_provisioning("Creating").await;
+    ctx.defer(Some("Creating"), None);
 
     let volume_dirs = if group.spec.volumes.is_empty() {
         HashMap::new()
@@ -424,9 +473,9 @@ async fn fetch(
             ms(start.elapsed())
         );
         let pulling = format!("pulling image \"{}\"", c.image);
-        let events = vec![("Pulling", pulling, false), ("Pulled", pulled, false)];
-        ctx.set_state_with(&c.name, ContainerState::waiting("Pulling"), false, events)
-            .await;
+        let name = Some(c.name.clone());
+        ctx.defer(None, Some((name.clone(), "Pulling", pulling, false)));
+        ctx.defer(None, Some((name, "Pulled", pulled, false)));
         return Ok((image.digest, image.bytes));
     }
     let registries = &ctx.rt.registries;
@@ -522,14 +571,14 @@ async fn prepare(
     let size = bytes.len();
     match ctx.rt.engines.load(&digest, bytes).await {
         Ok((l, loaded_here)) => {
-            let mut events = Vec::new();
+            let name = Some(c.name.clone());
             if loaded_here && !l.cache_hit {
                 let message = format!(
                     "Compiled image \"{}\" ({digest}, {size} bytes) in {}",
                     c.image,
                     ms(l.load_time)
                 );
-                events.push(("Compiled", message, false));
+                ctx.defer(None, Some((name.clone(), "Compiled", message, false)));
             }
             let how = match (loaded_here, l.cache_hit) {
                 (false, _) => "compiled code already loaded".to_string(),
@@ -537,8 +586,7 @@ async fn prepare(
                 (true, false) => format!("compiled in {}", ms(l.load_time)),
             };
             let created = format!("Created container {} ({how})", c.name);
-            events.push(("Created", created, false));
-            ctx.events(&c.name, events).await;
+            ctx.defer(None, Some((name, "Created", created, false)));
             Prepared::Ready(l)
         }
         Err(e) => {
