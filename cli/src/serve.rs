@@ -50,6 +50,13 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // wasmtime makes an error value on every request's teardown; with RUST_BACKTRACE set in
+    // the user's shell, each would capture a backtrace (2-3% of a request under load).
+    // Library backtraces stay off unless asked for by name; panics still print theirs.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // SAFETY: the process is still single-threaded here: no runtime or thread exists yet.
+        unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WACI_LOG")
