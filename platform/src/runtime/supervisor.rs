@@ -294,7 +294,16 @@ pub(super) async fn supervise(
         let credentials = credentials_for(&group.spec.registry_credentials, &c.image);
         let mut backoff = BACKOFF_FIRST;
         let l = loop {
-            match prepare(&ctx, c, pinned.get(&c.name).cloned(), credentials.as_ref()).await {
+            // Boxed: the pull futures are large, and the supervisor task lives as long as the
+            // group; its own allocation should not keep room for them.
+            match Box::pin(prepare(
+                &ctx,
+                c,
+                pinned.get(&c.name).cloned(),
+                credentials.as_ref(),
+            ))
+            .await
+            {
                 Prepared::Ready(l) => break l,
                 Prepared::PullFailed if ctx.policy != RestartPolicy::Never => {
                     ctx.event(
