@@ -164,6 +164,30 @@ impl GroupCtx {
         }
     }
 
+    /// A `BackOff` event (with the container's new state, if any), then a wait of `backoff`,
+    /// which doubles up to the cap. `false` when the group was cancelled during the wait.
+    async fn back_off(
+        &self,
+        container: &str,
+        message: String,
+        state: Option<ContainerState>,
+        backoff: &mut Duration,
+    ) -> bool {
+        match state {
+            Some(s) => {
+                self.set_state_with(container, s, false, vec![("BackOff", message, true)])
+                    .await
+            }
+            None => self.event(Some(container), "BackOff", message, true).await,
+        }
+        let wait = *backoff;
+        *backoff = (*backoff * 2).min(BACKOFF_MAX);
+        tokio::select! {
+            _ = self.cancel.cancelled() => false,
+            _ = tokio::time::sleep(wait) => true,
+        }
+    }
+
     /// The group cannot start: provisioning and group state both `Failed`.
     async fn fail(&self) {
         self.set_provisioning("Failed").await;
@@ -306,20 +330,14 @@ pub(super) async fn supervise(
             {
                 Prepared::Ready(l) => break l,
                 Prepared::PullFailed if ctx.policy != RestartPolicy::Never => {
-                    ctx.event(
-                        Some(&c.name),
-                        "BackOff",
-                        format!("Back-off {} pulling image \"{}\"", ms(backoff), c.image),
-                        true,
-                    )
-                    .await;
-                    ctx.set_state(&c.name, ContainerState::waiting("ImagePullBackOff"), false)
-                        .await;
-                    tokio::select! {
-                        _ = ctx.cancel.cancelled() => return,
-                        _ = tokio::time::sleep(backoff) => {}
+                    let message = format!("Back-off {} pulling image \"{}\"", ms(backoff), c.image);
+                    let waiting = ContainerState::waiting("ImagePullBackOff");
+                    if !ctx
+                        .back_off(&c.name, message, Some(waiting), &mut backoff)
+                        .await
+                    {
+                        return;
                     }
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
                 }
                 Prepared::PullFailed | Prepared::Failed => {
                     ctx.fail().await;
@@ -774,18 +792,10 @@ async fn command_loop(
         if began.elapsed() > BACKOFF_RESET_AFTER {
             backoff = BACKOFF_FIRST;
         }
-        ctx.event(
-            Some(&c.name),
-            "BackOff",
-            format!("Back-off {} restarting container {}", ms(backoff), c.name),
-            true,
-        )
-        .await;
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = ctx.cancel.cancelled() => return,
+        let message = format!("Back-off {} restarting container {}", ms(backoff), c.name);
+        if !ctx.back_off(&c.name, message, None, &mut backoff).await {
+            return;
         }
-        backoff = (backoff * 2).min(BACKOFF_MAX);
         restarted = true;
     }
 }
