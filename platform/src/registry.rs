@@ -203,7 +203,7 @@ impl<T: Clone> Flights<T> {
 pub struct Registries {
     dir: PathBuf,
     resolutions: Flights<Result<Resolved, Error>>,
-    downloads: Flights<Result<(), Error>>,
+    downloads: Flights<Result<Arc<[u8]>, Error>>,
 }
 
 impl Registries {
@@ -217,16 +217,20 @@ impl Registries {
         }))
     }
 
-    fn blob_path(&self, digest: &str) -> Option<PathBuf> {
+    /// `<images>/<kind>/sha256/<hex>` for a well-formed `sha256:` digest; `None` otherwise,
+    /// so no digest from a registry can name a path outside the store.
+    fn digest_path(&self, kind: &str, digest: &str) -> Option<PathBuf> {
         let hex = digest.strip_prefix("sha256:")?;
         (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| self.dir.join("blobs/sha256").join(hex))
+            .then(|| self.dir.join(kind).join("sha256").join(hex))
+    }
+
+    fn blob_path(&self, digest: &str) -> Option<PathBuf> {
+        self.digest_path("blobs", digest)
     }
 
     fn manifest_path(&self, digest: &str) -> Option<PathBuf> {
-        let hex = digest.strip_prefix("sha256:")?;
-        (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| self.dir.join("manifests/sha256").join(hex))
+        self.digest_path("manifests", digest)
     }
 
     /// Resolves `reference` to a manifest digest and its component layer. A reference
@@ -296,34 +300,41 @@ impl Registries {
             image: reference.to_string(),
             cause: format!("the layer digest '{digest}' is not a sha256 digest"),
         })?;
-        let mut downloaded_here = false;
-        if !path.exists() {
-            let work = async {
-                if path.exists() {
-                    return Ok(());
-                }
-                let target = parse(reference)?.clone_with_digest(resolved.manifest_digest.clone());
-                let client = client_for(target.resolve_registry());
-                client
-                    .store_auth_if_needed(target.resolve_registry(), &auth(credentials))
-                    .await;
-                let mut bytes = Vec::with_capacity(resolved.layer.size.max(0) as usize);
-                client
-                    .pull_blob(&target, &resolved.layer, &mut bytes)
-                    .await
-                    .map_err(|e| classify(e, reference, target.resolve_registry(), credentials))?;
-                check_component(reference, &bytes)?;
-                write_atomically(&path, &bytes).await
-            };
-            let (result, ran) = self.downloads.run(&digest, work).await;
-            result?;
-            downloaded_here = ran;
+        let read = |path: PathBuf| async move {
+            tokio::fs::read(&path)
+                .await
+                .map(Arc::from)
+                .map_err(|e| Error::Disk(format!("reading {}: {e}", path.display())))
+        };
+        if path.exists() {
+            return Ok(Fetched {
+                bytes: read(path).await?,
+                digest,
+                downloaded_here: false,
+            });
         }
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|e| Error::Disk(format!("reading {}: {e}", path.display())))?;
+        // Those who wait on another's download get its bytes, not a second read of the file.
+        let work = async {
+            if path.exists() {
+                return read(path.clone()).await;
+            }
+            let target = parse(reference)?.clone_with_digest(resolved.manifest_digest.clone());
+            let client = client_for(target.resolve_registry());
+            client
+                .store_auth_if_needed(target.resolve_registry(), &auth(credentials))
+                .await;
+            let mut bytes = Vec::with_capacity(resolved.layer.size.max(0) as usize);
+            client
+                .pull_blob(&target, &resolved.layer, &mut bytes)
+                .await
+                .map_err(|e| classify(e, reference, target.resolve_registry(), credentials))?;
+            check_component(reference, &bytes)?;
+            write_atomically(&path, &bytes).await?;
+            Ok(Arc::from(bytes))
+        };
+        let (bytes, downloaded_here) = self.downloads.run(&digest, work).await;
         Ok(Fetched {
-            bytes: Arc::from(bytes),
+            bytes: bytes?,
             digest,
             downloaded_here,
         })
@@ -504,7 +515,7 @@ pub async fn push(
     let manifest_digest = client
         .fetch_manifest_digest(&target, &auth)
         .await
-        .map_err(|e| classify(e, reference, &registry, credentials))?;
+        .map_err(fail)?;
     Ok(Pushed {
         pinned: format!(
             "{}/{}@{}",
