@@ -57,10 +57,7 @@ fn screenshot_dir(test: &str) -> PathBuf {
 impl Browser {
     /// Starts chromedriver on a free port and opens a Chromium session with a fresh profile.
     pub async fn start(test: &str) -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = crate::free_port();
         let driver = Command::new(chromedriver())
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

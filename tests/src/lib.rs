@@ -40,6 +40,14 @@ pub fn waci_bin() -> PathBuf {
     bin
 }
 
+/// A loopback port nothing listens on right now (for a server to take, or to find closed).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// Where the guests built by the platform's build script live (for file-path images).
 pub fn guest(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");

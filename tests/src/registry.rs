@@ -35,7 +35,7 @@ impl TestRegistry {
             "{REGISTRY_BIN} is missing: `.ci/run` installs it (apt-get install docker-registry)"
         );
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
+        let port = crate::free_port();
         let host = format!("127.0.0.1:{port}");
         let mut config = format!(
             "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n\
@@ -127,13 +127,6 @@ impl Drop for TestRegistry {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// `sha256:<hex>` of `bytes`.

@@ -149,10 +149,7 @@ async fn without_a_running_platform_the_error_says_how_to_start_one() {
     );
 
     // An endpoint given by hand where nothing listens.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = free_port();
     let line = format!("group list --endpoint http://127.0.0.1:{port} --token t");
     let run = run_cli(waci_command(&line)).await.failed();
     assert!(run.stderr.contains("waci serve"), "{}", run.stderr);

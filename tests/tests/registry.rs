@@ -301,10 +301,7 @@ async fn every_failed_pull_says_why_and_leaves_the_api_healthy() {
         .await;
     let g = p.wait_for_state("demo", "oras", "Running").await;
     serves(&g).await;
-    let down = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
-        l.local_addr().expect("addr").to_string()
-    };
+    let down = format!("127.0.0.1:{}", free_port());
 
     let cases = [
         (
