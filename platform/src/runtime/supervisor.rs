@@ -40,7 +40,7 @@ struct GroupCtx {
     states: Mutex<HashMap<String, ContainerState>>,
     main: HashSet<String>,
     cancel: CancellationToken,
-    /// Writes that ride along with the next trip to the store (see [`GroupCtx::defer`]).
+    /// Writes that ride along with the next trip to the store (see [`GroupCtx::defer_event`]).
     deferred: Mutex<Deferred>,
 }
 
@@ -81,19 +81,25 @@ fn write_events(
 }
 
 impl GroupCtx {
-    /// Keeps an event (or the provisioning state) for the next write to the store, so the
-    /// quick steps on the way to Running (Creating, Pulled, Created...) cost no trip of their
-    /// own: the first state a user can act on (Running, or a failure) carries them all.
-    fn defer(&self, provisioning: Option<&'static str>, event: Option<EventRow>) {
-        let mut d = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
-        if provisioning.is_some() {
-            d.provisioning = provisioning;
-        }
-        d.events.extend(event);
+    /// Keeps a container's event for the next write to the store, so the quick steps on the
+    /// way to Running (Pulled, Created...) cost no trip of their own: the first state a user
+    /// can act on (Running, or a failure) carries them all.
+    fn defer_event(&self, container: &str, name: &'static str, message: String) {
+        let row = (Some(container.to_string()), name, message, false);
+        self.lock_deferred().events.push(row);
+    }
+
+    /// The same for the provisioning state (`Creating`).
+    fn defer_provisioning(&self, state: &'static str) {
+        self.lock_deferred().provisioning = Some(state);
+    }
+
+    fn lock_deferred(&self) -> std::sync::MutexGuard<'_, Deferred> {
+        self.deferred.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn take_deferred(&self) -> Deferred {
-        std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.lock_deferred())
     }
 
     async fn event(
@@ -257,7 +263,7 @@ pub(super) async fn supervise(
         cancel,
         deferred: Mutex::new(Deferred::default()),
     });
-    ctx.defer(Some("Creating"), None);
+    ctx.defer_provisioning("Creating");
 
     let volume_dirs = if group.spec.volumes.is_empty() {
         HashMap::new()
@@ -500,9 +506,8 @@ async fn fetch(
             ms(start.elapsed())
         );
         let pulling = format!("pulling image \"{}\"", c.image);
-        let name = Some(c.name.clone());
-        ctx.defer(None, Some((name.clone(), "Pulling", pulling, false)));
-        ctx.defer(None, Some((name, "Pulled", pulled, false)));
+        ctx.defer_event(&c.name, "Pulling", pulling);
+        ctx.defer_event(&c.name, "Pulled", pulled);
         return Ok((image.digest, image.bytes));
     }
     let registries = &ctx.rt.registries;
@@ -598,14 +603,13 @@ async fn prepare(
     let size = bytes.len();
     match ctx.rt.engines.load(&digest, bytes).await {
         Ok((l, loaded_here)) => {
-            let name = Some(c.name.clone());
             if loaded_here && !l.cache_hit {
                 let message = format!(
                     "Compiled image \"{}\" ({digest}, {size} bytes) in {}",
                     c.image,
                     ms(l.load_time)
                 );
-                ctx.defer(None, Some((name.clone(), "Compiled", message, false)));
+                ctx.defer_event(&c.name, "Compiled", message);
             }
             let how = match (loaded_here, l.cache_hit) {
                 (false, _) => "compiled code already loaded".to_string(),
@@ -613,7 +617,7 @@ async fn prepare(
                 (true, false) => format!("compiled in {}", ms(l.load_time)),
             };
             let created = format!("Created container {} ({how})", c.name);
-            ctx.defer(None, Some((name, "Created", created, false)));
+            ctx.defer_event(&c.name, "Created", created);
             Prepared::Ready(l)
         }
         Err(e) => {
