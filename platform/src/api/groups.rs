@@ -262,31 +262,8 @@ pub async fn get_group(
     State(app): State<AppRef>,
     Path((sub, rg, name)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
-    // One trip to the store for the group and its instance view: pollers call this often.
-    let scope = Scope {
-        subscription: sub,
-        resource_group: rg.clone(),
-    };
-    let n = name.clone();
-    let found = app
-        .store
-        .run(move |s| {
-            let Some(g) = s.group(&scope, &n)? else {
-                return Ok(None);
-            };
-            let (containers, events) = (s.containers(g.id)?, s.events(g.id)?);
-            Ok::<_, crate::store::Error>(Some((g, containers, events)))
-        })
-        .await?;
-    let (g, containers, events) = found
-        .ok_or_else(|| ApiError::not_found(&format!("{PROVIDER}/containerGroups"), &name, &rg))?;
-    Ok(Json(render::group(
-        &g,
-        Some(&render::View {
-            containers: &containers,
-            events: &events,
-        }),
-    )))
+    let g = find(&app, &sub, &rg, &name).await?;
+    Ok(Json(full_view(&app, &g).await?))
 }
 
 #[utoipa::path(
