@@ -186,21 +186,25 @@ async fn wait_until_settled(client: &Client, rg: &str, name: &str) -> anyhow::Re
     }
 }
 
-/// Whether a container waits on an image its registry would not give (the platform keeps
-/// retrying under the restart policy; the user should hear why now).
-fn image_pull_failing(group: &Value) -> bool {
+/// A group's containers, then its init containers.
+fn every_container(group: &Value) -> impl Iterator<Item = &Value> {
     let p = &group["properties"];
     p["containers"]
         .as_array()
         .into_iter()
         .flatten()
         .chain(p["initContainers"].as_array().into_iter().flatten())
-        .any(|c| {
-            matches!(
-                c["properties"]["instanceView"]["currentState"]["detailStatus"].as_str(),
-                Some("ErrImagePull" | "ImagePullBackOff")
-            )
-        })
+}
+
+/// Whether a container waits on an image its registry would not give (the platform keeps
+/// retrying under the restart policy; the user should hear why now).
+fn image_pull_failing(group: &Value) -> bool {
+    every_container(group).any(|c| {
+        matches!(
+            c["properties"]["instanceView"]["currentState"]["detailStatus"].as_str(),
+            Some("ErrImagePull" | "ImagePullBackOff")
+        )
+    })
 }
 
 /// A group whose provisioning failed is an error, with the reason its events give.
@@ -209,11 +213,7 @@ fn fail_if_not_provisioned(group: &Value) -> anyhow::Result<()> {
     if p["provisioningState"] != "Failed" && !image_pull_failing(group) {
         return Ok(());
     }
-    let reasons: Vec<&str> = p["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .chain(p["initContainers"].as_array().into_iter().flatten())
+    let reasons: Vec<&str> = every_container(group)
         .flat_map(|c| {
             c["properties"]["instanceView"]["events"]
                 .as_array()
