@@ -128,6 +128,41 @@ async fn two_groups_both_serve_port_80_each_on_its_own_ip() {
     assert_eq!(by_sub.body["value"].as_array().map(Vec::len), Some(2));
 }
 
+/// Instance slots are reused, and reset between requests by copying pages back and by
+/// handing them to the kernel: no request may see what an earlier one wrote.
+#[tokio::test]
+async fn every_request_meets_a_pristine_instance() {
+    let p = TestPlatform::start().await;
+    let r = p
+        .put_group(
+            "demo",
+            "fresh",
+            group_body(
+                guest("files-http").to_str().expect("utf-8 path"),
+                &[80],
+                "Always",
+                &[],
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ip = ip_of(&p.wait_for_state("demo", "fresh", "Running").await);
+    let url = format!("http://{ip}:80/dirty");
+    for _ in 0..10 {
+        assert_eq!(
+            http_get(&url).await.expect("answers"),
+            (200, "calls=1 dirty=0\n".to_string())
+        );
+    }
+    // Side by side, so that several slots are in use and then reused.
+    for _ in 0..3 {
+        let answers = futures::future::join_all((0..8).map(|_| http_get(&url))).await;
+        for a in answers {
+            assert_eq!(a.expect("answers"), (200, "calls=1 dirty=0\n".to_string()));
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_command_succeeds_or_fails_with_its_exit_code_and_output_in_the_logs() {
     let p = TestPlatform::start().await;

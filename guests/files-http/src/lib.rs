@@ -6,6 +6,9 @@
 //! - `/list?path=P`: 200 with the directory's entry names, one per line (sorted), or 404
 //! - `/write?path=P&text=T`: writes T to P; 200 `written`, or 500 `error: <io error>`
 //! - `/env`: 200 with every env var as `K=V` lines (sorted)
+//! - `/dirty`: 200 with `calls=N dirty=D`: how many requests this instance has seen (a static
+//!   counter) and how many bytes of a 3 MiB static scratch area were not zero; then it
+//!   writes the whole area. A fresh instance per request always answers `calls=1 dirty=0`.
 //!
 //! A route that needs `path` and lacks it answers 400. Query values are percent-decoded
 //! (`+` is a space, as in HTML forms). Every request logs `<method> <path+query>`.
@@ -14,6 +17,7 @@
 //! wasi:cli/environment); the platform links those for services too.
 
 use std::io::Write as _;
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 use wasip2::http::types::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
@@ -23,7 +27,8 @@ wasip2::http::proxy::export!(FilesHttp);
 
 struct FilesHttp;
 
-const HELP: &str = "files-http: GET /read?path=P | /list?path=P | /write?path=P&text=T | /env\n";
+const HELP: &str =
+    "files-http: GET /read?path=P | /list?path=P | /write?path=P&text=T | /env | /dirty\n";
 
 const TEXT: &str = "text/plain; charset=utf-8";
 const BYTES: &str = "application/octet-stream";
@@ -43,6 +48,7 @@ impl wasip2::exports::http::incoming_handler::Guest for FilesHttp {
             (Method::Get, "/list") => list(&params),
             (Method::Get, "/write") => write(&params),
             (Method::Get, "/env") => env(),
+            (Method::Get, "/dirty") => dirty(),
             _ => text(200, HELP.into()),
         };
         respond(response_out, status, content_type, &body);
@@ -93,6 +99,23 @@ fn env() -> Reply {
     vars.sort();
     let body: String = vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     text(200, body)
+}
+
+static CALLS: AtomicU32 = AtomicU32::new(0);
+/// Larger than the pages a reused instance slot keeps resident, so both ways a slot is reset
+/// (copied back in place, and handed back to the kernel) are seen.
+static SCRATCH: [AtomicU8; 3 << 20] = [const { AtomicU8::new(0) }; 3 << 20];
+
+fn dirty() -> Reply {
+    let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
+    let dirty = SCRATCH
+        .iter()
+        .filter(|b| b.load(Ordering::Relaxed) != 0)
+        .count();
+    for b in &SCRATCH {
+        b.store(0xA5, Ordering::Relaxed);
+    }
+    text(200, format!("calls={calls} dirty={dirty}\n"))
 }
 
 fn text(status: u16, body: String) -> Reply {
