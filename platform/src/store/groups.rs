@@ -111,13 +111,13 @@ impl Store {
     ) -> Result<(ResourceGroupRow, bool)> {
         let conn = self.lock_durable();
         let tags_json = serde_json::to_string(tags).unwrap_or_else(|_| "{}".into());
-        let updated = conn.execute(
-            "UPDATE resource_groups SET tags = ?3 WHERE subscription = ?1 AND name_lc = ?2",
-            params![sub, name.to_lowercase(), tags_json],
-        )?;
+        let updated = conn
+            .prepare_cached(
+                "UPDATE resource_groups SET tags = ?3 WHERE subscription = ?1 AND name_lc = ?2",
+            )?
+            .execute(params![sub, name.to_lowercase(), tags_json])?;
         if updated == 0 {
-            conn.execute(
-                "INSERT INTO resource_groups (subscription, name, name_lc, location, tags) VALUES (?1, ?2, ?3, ?4, ?5)",
+            conn.prepare_cached("INSERT INTO resource_groups (subscription, name, name_lc, location, tags) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
                 params![sub, name, name.to_lowercase(), location, tags_json],
             )?;
         }
@@ -131,8 +131,7 @@ impl Store {
     pub fn resource_group(&self, sub: &str, name: &str) -> Result<Option<ResourceGroupRow>> {
         let conn = self.lock();
         let row = conn
-            .query_row(
-                "SELECT subscription, name, location, tags FROM resource_groups WHERE subscription = ?1 AND name_lc = ?2",
+            .prepare_cached("SELECT subscription, name, location, tags FROM resource_groups WHERE subscription = ?1 AND name_lc = ?2")?.query_row(
                 params![sub, name.to_lowercase()],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?)),
             )
@@ -149,8 +148,9 @@ impl Store {
 
     pub fn list_resource_groups(&self, sub: &str) -> Result<Vec<ResourceGroupRow>> {
         let conn = self.lock();
-        let mut stmt = conn
-            .prepare("SELECT name FROM resource_groups WHERE subscription = ?1 ORDER BY name_lc")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT name FROM resource_groups WHERE subscription = ?1 ORDER BY name_lc",
+        )?;
         let names: Vec<String> = stmt
             .query_map(params![sub], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
@@ -164,10 +164,10 @@ impl Store {
 
     /// Deletes an empty resource group. The caller deletes its container groups first.
     pub fn delete_resource_group(&self, sub: &str, name: &str) -> Result<bool> {
-        let n = self.lock_durable().execute(
-            "DELETE FROM resource_groups WHERE subscription = ?1 AND name_lc = ?2",
-            params![sub, name.to_lowercase()],
-        )?;
+        let n = self
+            .lock_durable()
+            .prepare_cached("DELETE FROM resource_groups WHERE subscription = ?1 AND name_lc = ?2")?
+            .execute(params![sub, name.to_lowercase()])?;
         Ok(n > 0)
     }
 
@@ -189,23 +189,19 @@ impl Store {
         let mut conn = self.lock_durable();
         let tx = conn.transaction()?;
         let rg_lc = scope.resource_group.to_lowercase();
-        tx.execute(
-            "INSERT OR IGNORE INTO resource_groups (subscription, name, name_lc, location, tags) VALUES (?1, ?2, ?3, ?4, '{}')",
+        tx.prepare_cached("INSERT OR IGNORE INTO resource_groups (subscription, name, name_lc, location, tags) VALUES (?1, ?2, ?3, ?4, '{}')")?.execute(
             params![scope.subscription, scope.resource_group, rg_lc, spec.location],
         )?;
         let existing: Option<(i64, Option<u32>, String)> = tx
-            .query_row(
-                "SELECT id, ip, nonce FROM container_groups WHERE subscription = ?1 AND resource_group_lc = ?2 AND name = ?3",
+            .prepare_cached("SELECT id, ip, nonce FROM container_groups WHERE subscription = ?1 AND resource_group_lc = ?2 AND name = ?3")?.query_row(
                 params![scope.subscription, rg_lc, name],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
         if existing.is_none() {
-            let count: u64 = tx.query_row(
-                "SELECT COUNT(*) FROM container_groups WHERE subscription = ?1",
-                params![scope.subscription],
-                |r| r.get(0),
-            )?;
+            let count: u64 = tx
+                .prepare_cached("SELECT COUNT(*) FROM container_groups WHERE subscription = ?1")?
+                .query_row(params![scope.subscription], |r| r.get(0))?;
             if count >= max_groups {
                 return Err(Error::QuotaReached { limit: max_groups });
             }
@@ -217,11 +213,8 @@ impl Store {
         let fqdn = spec.ip_address.as_ref().and_then(|_| fqdn(&nonce));
         if let Some(f) = &fqdn {
             let holder: Option<(i64, String)> = tx
-                .query_row(
-                    "SELECT id, name FROM container_groups WHERE fqdn = ?1",
-                    params![f],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                .prepare_cached("SELECT id, name FROM container_groups WHERE fqdn = ?1")?
+                .query_row(params![f], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             if let Some((id, group)) = holder
                 && Some(id) != existing.as_ref().map(|e| e.0)
@@ -242,17 +235,16 @@ impl Store {
         let spec_json = serde_json::to_string(spec).map_err(|e| Error::Corrupt(e.to_string()))?;
         let (id, created) = match &existing {
             Some((id, _, _)) => {
-                tx.execute(
-                    "UPDATE container_groups SET spec = ?2, provisioning_state = 'Pending', state = 'Pending', ip = ?3, fqdn = ?4, generation = generation + 1 WHERE id = ?1",
+                tx.prepare_cached("UPDATE container_groups SET spec = ?2, provisioning_state = 'Pending', state = 'Pending', ip = ?3, fqdn = ?4, generation = generation + 1 WHERE id = ?1")?.execute(
                     params![id, spec_json, ip, fqdn],
                 )?;
-                tx.execute("DELETE FROM containers WHERE group_id = ?1", params![id])?;
+                tx.prepare_cached("DELETE FROM containers WHERE group_id = ?1")?
+                    .execute(params![id])?;
                 (*id, false)
             }
             None => {
-                tx.execute(
-                    "INSERT INTO container_groups (subscription, resource_group_lc, name, spec, provisioning_state, state, ip, fqdn, nonce, generation, created)
-                     VALUES (?1, ?2, ?3, ?4, 'Pending', 'Pending', ?5, ?6, ?7, 1, ?8)",
+                tx.prepare_cached("INSERT INTO container_groups (subscription, resource_group_lc, name, spec, provisioning_state, state, ip, fqdn, nonce, generation, created)
+                     VALUES (?1, ?2, ?3, ?4, 'Pending', 'Pending', ?5, ?6, ?7, 1, ?8)")?.execute(
                     params![scope.subscription, rg_lc, name, spec_json, ip, fqdn, nonce, now_rfc3339()],
                 )?;
                 (tx.last_insert_rowid(), true)
@@ -261,15 +253,13 @@ impl Store {
         let waiting =
             serde_json::to_string(&ContainerState::waiting("Pending")).unwrap_or_default();
         for (cname, init) in initial_states(spec) {
-            tx.execute(
-                "INSERT INTO containers (group_id, name, init, current_state) VALUES (?1, ?2, ?3, ?4)",
+            tx.prepare_cached("INSERT INTO containers (group_id, name, init, current_state) VALUES (?1, ?2, ?3, ?4)")?.execute(
                 params![id, cname, init, waiting],
             )?;
         }
         // The async operation is made in the same transaction: one fsync per create.
         if let Some((op, resource_id)) = operation {
-            tx.execute(
-                "INSERT INTO operations (id, subscription, resource_id, group_id, status, start_time, end_time) VALUES (?1, ?2, ?3, ?4, 'InProgress', ?5, NULL)",
+            tx.prepare_cached("INSERT INTO operations (id, subscription, resource_id, group_id, status, start_time, end_time) VALUES (?1, ?2, ?3, ?4, 'InProgress', ?5, NULL)")?.execute(
                 params![op, scope.subscription, resource_id, id, now_rfc3339()],
             )?;
         }
@@ -288,8 +278,8 @@ impl Store {
              WHERE g.subscription = ?1 AND g.resource_group_lc = ?2 AND g.name = ?3"
         );
         let pair = conn
+            .prepare_cached(&sql)?
             .query_row(
-                &sql,
                 params![
                     scope.subscription,
                     scope.resource_group.to_lowercase(),
@@ -307,7 +297,8 @@ impl Store {
             "SELECT {GROUP_COLUMNS} FROM container_groups g JOIN resource_groups r ON r.subscription = g.subscription AND r.name_lc = g.resource_group_lc WHERE g.id = ?1"
         );
         let pair = conn
-            .query_row(&sql, params![id], group_from_row)
+            .prepare_cached(&sql)?
+            .query_row(params![id], group_from_row)
             .optional()?;
         pair.map(finish).transpose()
     }
@@ -319,7 +310,7 @@ impl Store {
             "SELECT {GROUP_COLUMNS} FROM container_groups g JOIN resource_groups r ON r.subscription = g.subscription AND r.name_lc = g.resource_group_lc
              WHERE (?1 IS NULL OR g.subscription = ?1) AND (?2 IS NULL OR g.resource_group_lc = ?2) ORDER BY g.resource_group_lc, g.name"
         );
-        let mut stmt = conn.prepare(&sql)?;
+        let mut stmt = conn.prepare_cached(&sql)?;
         let rows: Vec<_> = stmt
             .query_map(params![sub, rg.map(str::to_lowercase)], group_from_row)?
             .collect::<rusqlite::Result<_>>()?;
@@ -329,36 +320,36 @@ impl Store {
     /// Deletes a group with its containers, events and logs; its IP and FQDN are free at once.
     pub fn delete_group(&self, id: i64) -> Result<bool> {
         let conn = self.lock_durable();
-        conn.execute(
-            "UPDATE operations SET group_id = NULL WHERE group_id = ?1",
-            params![id],
-        )?;
-        Ok(conn.execute("DELETE FROM container_groups WHERE id = ?1", params![id])? > 0)
+        conn.prepare_cached("UPDATE operations SET group_id = NULL WHERE group_id = ?1")?
+            .execute(params![id])?;
+        Ok(conn
+            .prepare_cached("DELETE FROM container_groups WHERE id = ?1")?
+            .execute(params![id])?
+            > 0)
     }
 
     /// The `set_*` methods below change a group only while it is at `generation`, so a
     /// superseded supervisor cannot overwrite its successor's state.
     pub fn set_provisioning_state(&self, id: i64, generation: i64, state: &str) -> Result<()> {
-        self.lock().execute(
-            "UPDATE container_groups SET provisioning_state = ?3 WHERE id = ?1 AND generation = ?2",
+        self.lock().prepare_cached("UPDATE container_groups SET provisioning_state = ?3 WHERE id = ?1 AND generation = ?2")?.execute(
             params![id, generation, state],
         )?;
         Ok(())
     }
 
     pub fn set_group_state(&self, id: i64, generation: i64, state: GroupState) -> Result<()> {
-        self.lock().execute(
-            "UPDATE container_groups SET state = ?3 WHERE id = ?1 AND generation = ?2",
-            params![id, generation, state.as_str()],
-        )?;
+        self.lock()
+            .prepare_cached(
+                "UPDATE container_groups SET state = ?3 WHERE id = ?1 AND generation = ?2",
+            )?
+            .execute(params![id, generation, state.as_str()])?;
         Ok(())
     }
 
     /// Replaces a group's tags (PATCH); nothing else changes and nothing restarts.
     pub fn set_tags(&self, id: i64, tags: &BTreeMap<String, String>) -> Result<()> {
         let tags = serde_json::to_string(tags).map_err(|e| Error::Corrupt(e.to_string()))?;
-        self.lock_durable().execute(
-            "UPDATE container_groups SET spec = json_set(spec, '$.tags', json(?2)) WHERE id = ?1",
+        self.lock_durable().prepare_cached("UPDATE container_groups SET spec = json_set(spec, '$.tags', json(?2)) WHERE id = ?1")?.execute(
             params![id, tags],
         )?;
         Ok(())
@@ -368,7 +359,7 @@ impl Store {
     pub fn mark_stopped(&self, id: i64) -> Result<()> {
         let mut conn = self.lock_durable();
         let tx = conn.transaction()?;
-        tx.execute("UPDATE container_groups SET state = 'Stopped', generation = generation + 1 WHERE id = ?1", params![id])?;
+        tx.prepare_cached("UPDATE container_groups SET state = 'Stopped', generation = generation + 1 WHERE id = ?1")?.execute( params![id])?;
         let stopped = ContainerState {
             state: "Terminated".into(),
             finish_time: Some(now_rfc3339()),
@@ -376,8 +367,7 @@ impl Store {
             ..Default::default()
         };
         let stopped = serde_json::to_string(&stopped).map_err(|e| Error::Corrupt(e.to_string()))?;
-        tx.execute(
-            "UPDATE containers SET previous_state = current_state, current_state = ?2 WHERE group_id = ?1 AND json_extract(current_state, '$.state') != 'Terminated'",
+        tx.prepare_cached("UPDATE containers SET previous_state = current_state, current_state = ?2 WHERE group_id = ?1 AND json_extract(current_state, '$.state') != 'Terminated'")?.execute(
             params![id, stopped],
         )?;
         tx.commit()?;
@@ -398,11 +388,10 @@ impl Store {
         let waiting =
             serde_json::to_string(&ContainerState::waiting("Pending")).unwrap_or_default();
         for id in ids {
-            tx.execute(
-                "UPDATE container_groups SET generation = generation + 1, provisioning_state = 'Pending', state = 'Pending' WHERE id = ?1",
+            tx.prepare_cached("UPDATE container_groups SET generation = generation + 1, provisioning_state = 'Pending', state = 'Pending' WHERE id = ?1")?.execute(
                 params![id],
             )?;
-            tx.execute("UPDATE containers SET previous_state = current_state, current_state = ?2 WHERE group_id = ?1", params![id, waiting])?;
+            tx.prepare_cached("UPDATE containers SET previous_state = current_state, current_state = ?2 WHERE group_id = ?1")?.execute( params![id, waiting])?;
         }
         tx.commit()?;
         Ok(())
@@ -410,7 +399,7 @@ impl Store {
 
     pub fn containers(&self, group_id: i64) -> Result<Vec<ContainerRow>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare_cached(
             "SELECT name, init, restart_count, current_state, previous_state, image_digest FROM containers WHERE group_id = ?1 ORDER BY rowid",
         )?;
         let rows = stmt
@@ -455,12 +444,12 @@ impl Store {
         pinned: &str,
     ) -> Result<()> {
         let conn = self.lock();
-        conn.execute(
+        conn.prepare_cached(
             "UPDATE containers SET image_digest = ?3
              WHERE group_id = ?1 AND name = ?2
                AND EXISTS (SELECT 1 FROM container_groups WHERE id = ?1 AND generation = ?4)",
-            params![group_id, container, pinned, generation],
-        )?;
+        )?
+        .execute(params![group_id, container, pinned, generation])?;
         Ok(())
     }
 
@@ -476,13 +465,12 @@ impl Store {
     ) -> Result<()> {
         let conn = self.lock();
         let cur = serde_json::to_string(current).map_err(|e| Error::Corrupt(e.to_string()))?;
-        conn.execute(
-            "UPDATE containers SET
+        conn.prepare_cached("UPDATE containers SET
                 previous_state = CASE WHEN json_extract(current_state, '$.state') != ?3 THEN current_state ELSE previous_state END,
                 current_state = ?4,
                 restart_count = restart_count + ?5
              WHERE group_id = ?1 AND name = ?2
-               AND EXISTS (SELECT 1 FROM container_groups WHERE id = ?1 AND generation = ?6)",
+               AND EXISTS (SELECT 1 FROM container_groups WHERE id = ?1 AND generation = ?6)")?.execute(
             params![group_id, container, current.state, cur, restarted as i64, generation],
         )?;
         Ok(())
@@ -501,22 +489,20 @@ impl Store {
         let conn = self.lock();
         let now = now_rfc3339();
         let last: Option<(i64, String, String)> = conn
-            .query_row(
-                "SELECT id, name, message FROM events WHERE group_id = ?1 AND container IS ?2 ORDER BY id DESC LIMIT 1",
+            .prepare_cached("SELECT id, name, message FROM events WHERE group_id = ?1 AND container IS ?2 ORDER BY id DESC LIMIT 1")?.query_row(
                 params![group_id, container],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
         match last {
             Some((id, n, m)) if n == name && m == message => {
-                conn.execute(
+                conn.prepare_cached(
                     "UPDATE events SET count = count + 1, last_ts = ?2 WHERE id = ?1",
-                    params![id, now],
-                )?;
+                )?
+                .execute(params![id, now])?;
             }
             _ => {
-                conn.execute(
-                    "INSERT INTO events (group_id, container, name, message, type, count, first_ts, last_ts) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6)",
+                conn.prepare_cached("INSERT INTO events (group_id, container, name, message, type, count, first_ts, last_ts) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6)")?.execute(
                     params![group_id, container, name, message, kind, now],
                 )?;
             }
@@ -527,7 +513,7 @@ impl Store {
     /// Events of a group: `(container, event)`, container `None` for group events.
     pub fn events(&self, group_id: i64) -> Result<Vec<(Option<String>, Event)>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare_cached(
             "SELECT container, name, message, type, count, first_ts, last_ts FROM events WHERE group_id = ?1 ORDER BY id",
         )?;
         let rows = stmt
@@ -558,8 +544,7 @@ impl Store {
     ) -> Result<()> {
         let now = now_rfc3339();
         let end = (status != "InProgress").then(|| now.clone());
-        self.lock_durable().execute(
-            "INSERT INTO operations (id, subscription, resource_id, group_id, status, start_time, end_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        self.lock_durable().prepare_cached("INSERT INTO operations (id, subscription, resource_id, group_id, status, start_time, end_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
             params![id, sub, resource_id, group_id, status, now, end],
         )?;
         Ok(())
@@ -567,8 +552,7 @@ impl Store {
 
     /// Ends every operation in progress on `group_id` with `status`.
     pub fn finish_operations(&self, group_id: i64, status: &str) -> Result<()> {
-        self.lock().execute(
-            "UPDATE operations SET status = ?2, end_time = ?3 WHERE group_id = ?1 AND status = 'InProgress'",
+        self.lock().prepare_cached("UPDATE operations SET status = ?2, end_time = ?3 WHERE group_id = ?1 AND status = 'InProgress'")?.execute(
             params![group_id, status, now_rfc3339()],
         )?;
         Ok(())
@@ -577,8 +561,7 @@ impl Store {
     pub fn operation(&self, sub: &str, id: &str) -> Result<Option<Operation>> {
         let conn = self.lock();
         Ok(conn
-            .query_row(
-                "SELECT id, resource_id, group_id, status, start_time FROM operations WHERE subscription = ?1 AND id = ?2",
+            .prepare_cached("SELECT id, resource_id, group_id, status, start_time FROM operations WHERE subscription = ?1 AND id = ?2")?.query_row(
                 params![sub, id],
                 |r| Ok(Operation { id: r.get(0)?, resource_id: r.get(1)?, group_id: r.get(2)?, status: r.get(3)?, start_time: r.get(4)? }),
             )
@@ -586,24 +569,82 @@ impl Store {
     }
 }
 
-/// The lowest free address of `pool` (inclusive bounds, as u32).
+/// A free address of `pool` (inclusive bounds, as u32): the one above the highest in use
+/// while the pool has room there (one index lookup, however many groups there are), else the
+/// lowest free one.
 fn allocate_ip(tx: &rusqlite::Transaction<'_>, (first, last): (u32, u32)) -> Result<u32> {
-    let first_taken: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM container_groups WHERE ip = ?1)",
-        params![first],
-        |r| r.get(0),
-    )?;
+    let highest: Option<u32> = tx
+        .prepare_cached("SELECT MAX(ip) FROM container_groups WHERE ip BETWEEN ?1 AND ?2")?
+        .query_row(params![first, last], |r| r.get(0))?;
+    match highest {
+        None => return Ok(first),
+        Some(h) if h < last => return Ok(h + 1),
+        Some(_) => {}
+    }
+    let first_taken: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM container_groups WHERE ip = ?1)")?
+        .query_row(params![first], |r| r.get(0))?;
     if !first_taken {
         return Ok(first);
     }
     let gap: Option<u32> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT g.ip + 1 FROM container_groups g
              WHERE g.ip >= ?1 AND g.ip < ?2 AND NOT EXISTS (SELECT 1 FROM container_groups h WHERE h.ip = g.ip + 1)
              ORDER BY g.ip LIMIT 1",
-            params![first, last],
-            |r| r.get(0),
-        )
+        )?
+        .query_row(params![first, last], |r| r.get(0))
         .optional()?;
     gap.ok_or(Error::PoolExhausted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::parse::{Limits, container_group};
+
+    fn spec(name: &str) -> ContainerGroupSpec {
+        let body = serde_json::json!({"location": "local", "properties": {
+            "containers": [{"name": "web", "properties": {"image": "waci/hello-http",
+                "ports": [{"port": 80}], "resources": {"requests": {"cpu": 1, "memoryInGB": 1}}}}],
+            "ipAddress": {"type": "Public", "ports": [{"port": 80}]}}});
+        let limits = Limits {
+            max_cpu: 4.0,
+            max_memory_gb: 16.0,
+        };
+        container_group(&body, name, "local", &limits, &|_| Ok(())).expect("a valid group")
+    }
+
+    #[test]
+    fn ips_go_upward_then_fill_the_gaps_then_run_out() {
+        let dir = std::env::temp_dir().join(format!("waci-store-ip-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&dir.join("waci.db")).unwrap();
+        let scope = Scope {
+            subscription: "sub".into(),
+            resource_group: "rg".into(),
+        };
+        let base = u32::from(Ipv4Addr::new(127, 77, 9, 1));
+        let pool = (base, base + 3);
+        let put = |name: &str| {
+            store
+                .put_group(&scope, name, &spec(name), pool, 100, &|_| None, None)
+                .map(|o| (o.group.id, u32::from(o.group.ip.expect("an IP")) - base))
+        };
+        let ids: Vec<(i64, u32)> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| put(n).unwrap())
+            .collect();
+        assert_eq!(ids.iter().map(|x| x.1).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        assert!(matches!(put("e"), Err(Error::PoolExhausted)));
+
+        // The pool's top is taken: freed addresses are found again, lowest first.
+        store.delete_group(ids[2].0).unwrap();
+        store.delete_group(ids[0].0).unwrap();
+        assert_eq!(put("f").unwrap().1, 0);
+        assert_eq!(put("g").unwrap().1, 2);
+        assert!(matches!(put("h"), Err(Error::PoolExhausted)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

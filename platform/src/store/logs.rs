@@ -67,24 +67,21 @@ impl Store {
             }
         }
         for ((group_id, container), n) in added {
-            tx.execute(
-                "INSERT INTO log_counts (group_id, container, lines, dropped) VALUES (?1, ?2, ?3, 0)
-                 ON CONFLICT (group_id, container) DO UPDATE SET lines = lines + ?3",
+            tx.prepare_cached("INSERT INTO log_counts (group_id, container, lines, dropped) VALUES (?1, ?2, ?3, 0)
+                 ON CONFLICT (group_id, container) DO UPDATE SET lines = lines + ?3")?.execute(
                 params![group_id, container, n],
             )?;
-            let total: u64 = tx.query_row(
-                "SELECT lines FROM log_counts WHERE group_id = ?1 AND container = ?2",
-                params![group_id, container],
-                |r| r.get(0),
-            )?;
+            let total: u64 = tx
+                .prepare_cached(
+                    "SELECT lines FROM log_counts WHERE group_id = ?1 AND container = ?2",
+                )?
+                .query_row(params![group_id, container], |r| r.get(0))?;
             if total > max_lines {
                 let excess = total - max_lines;
-                tx.execute(
-                    "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE group_id = ?1 AND container = ?2 ORDER BY id LIMIT ?3)",
+                tx.prepare_cached("DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE group_id = ?1 AND container = ?2 ORDER BY id LIMIT ?3)")?.execute(
                     params![group_id, container, excess],
                 )?;
-                tx.execute(
-                    "UPDATE log_counts SET lines = lines - ?3, dropped = dropped + ?3 WHERE group_id = ?1 AND container = ?2",
+                tx.prepare_cached("UPDATE log_counts SET lines = lines - ?3, dropped = dropped + ?3 WHERE group_id = ?1 AND container = ?2")?.execute(
                     params![group_id, container, excess],
                 )?;
             }
@@ -151,12 +148,13 @@ impl Store {
 
     /// Counts lines a container lost before they could be stored.
     pub fn add_dropped(&self, group_id: i64, container: &str, n: u64) -> Result<()> {
-        self.lock().execute(
-            "INSERT INTO log_counts (group_id, container, lines, dropped)
+        self.lock()
+            .prepare_cached(
+                "INSERT INTO log_counts (group_id, container, lines, dropped)
              SELECT ?1, ?2, 0, ?3 WHERE EXISTS (SELECT 1 FROM container_groups WHERE id = ?1)
              ON CONFLICT (group_id, container) DO UPDATE SET dropped = dropped + ?3",
-            params![group_id, container, n],
-        )?;
+            )?
+            .execute(params![group_id, container, n])?;
         Ok(())
     }
 
@@ -165,11 +163,10 @@ impl Store {
         use rusqlite::OptionalExtension;
         Ok(self
             .lock()
-            .query_row(
+            .prepare_cached(
                 "SELECT lines, dropped FROM log_counts WHERE group_id = ?1 AND container = ?2",
-                params![group_id, container],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            )?
+            .query_row(params![group_id, container], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?
             .unwrap_or((0, 0)))
     }

@@ -37,6 +37,9 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// More than the store has statements.
+const STATEMENT_CACHE: usize = 128;
+
 /// See [`Store::lock_durable`].
 struct Durable<'a>(MutexGuard<'a, Connection>);
 
@@ -86,6 +89,9 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Every statement of the store is prepared once and kept (SQLite parsing a statement
+        // costs more than running most of ours).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch(include_str!("schema.sql"))?;
         migrate(&conn)?;
         Ok(Store {

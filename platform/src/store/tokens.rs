@@ -14,8 +14,7 @@ pub struct TokenRow {
 
 impl Store {
     pub fn create_token(&self, row: &TokenRow, hash: &str) -> Result<()> {
-        self.lock_durable().execute(
-            "INSERT INTO tokens (id, hash, subscription, created, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
+        self.lock_durable().prepare_cached("INSERT INTO tokens (id, hash, subscription, created, expires) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
             params![row.id, hash, row.subscription, row.created, row.expires],
         )?;
         Ok(())
@@ -25,28 +24,28 @@ impl Store {
     pub fn token_by_hash(&self, hash: &str) -> Result<Option<(TokenRow, String)>> {
         Ok(self
             .lock()
-            .query_row(
+            .prepare_cached(
                 "SELECT id, subscription, created, expires, hash FROM tokens WHERE hash = ?1",
-                params![hash],
-                |r| {
-                    Ok((
-                        TokenRow {
-                            id: r.get(0)?,
-                            subscription: r.get(1)?,
-                            created: r.get(2)?,
-                            expires: r.get(3)?,
-                        },
-                        r.get(4)?,
-                    ))
-                },
-            )
+            )?
+            .query_row(params![hash], |r| {
+                Ok((
+                    TokenRow {
+                        id: r.get(0)?,
+                        subscription: r.get(1)?,
+                        created: r.get(2)?,
+                        expires: r.get(3)?,
+                    },
+                    r.get(4)?,
+                ))
+            })
             .optional()?)
     }
 
     pub fn list_tokens(&self) -> Result<Vec<TokenRow>> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare("SELECT id, subscription, created, expires FROM tokens ORDER BY created")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, subscription, created, expires FROM tokens ORDER BY created",
+        )?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(TokenRow {
@@ -63,7 +62,8 @@ impl Store {
     pub fn revoke_token(&self, id: &str) -> Result<bool> {
         Ok(self
             .lock_durable()
-            .execute("DELETE FROM tokens WHERE id = ?1", params![id])?
+            .prepare_cached("DELETE FROM tokens WHERE id = ?1")?
+            .execute(params![id])?
             > 0)
     }
 }
