@@ -58,7 +58,7 @@ impl std::ops::DerefMut for Durable<'_> {
 
 impl Drop for Durable<'_> {
     fn drop(&mut self) {
-        let _ = self.0.pragma_update(None, "synchronous", "NORMAL");
+        let _ = set_synchronous(&self.0, false);
     }
 }
 
@@ -104,7 +104,7 @@ impl Store {
     fn lock_durable(&self) -> Durable<'_> {
         let conn = self.lock();
         // Outside a transaction (none is open between calls), so the pragma takes effect.
-        let _ = conn.pragma_update(None, "synchronous", "FULL");
+        let _ = set_synchronous(&conn, true);
         Durable(conn)
     }
 
@@ -150,6 +150,17 @@ impl Store {
             .lock()
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
+}
+
+/// `PRAGMA synchronous` FULL or NORMAL, through the statement cache: it is set twice for
+/// every durable write.
+fn set_synchronous(conn: &Connection, full: bool) -> rusqlite::Result<usize> {
+    let sql = if full {
+        "PRAGMA synchronous = FULL"
+    } else {
+        "PRAGMA synchronous = NORMAL"
+    };
+    conn.prepare_cached(sql)?.execute([])
 }
 
 /// Brings a database made by an older build up to `schema.sql` (which only creates what is
