@@ -58,13 +58,14 @@ async fn a_sigkill_during_two_hundred_creates_loses_no_acknowledged_group() {
         "the kill came before every create finished"
     );
 
-    p.restart().await;
+    // The platform owns its database while it runs: check the file as the kill left it.
     let db = p.data_dir.path().join("waci.db");
     let check: String = rusqlite::Connection::open(&db)
         .unwrap()
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(check, "ok");
+    p.restart().await;
 
     let list = p.call("GET", &format!("/subscriptions/{SUB}/resourceGroups/burst/providers/Microsoft.ContainerInstance/containerGroups"), None).await;
     let groups = list.body["value"].as_array().cloned().unwrap_or_default();
@@ -407,4 +408,47 @@ async fn a_slow_client_is_cut_off_and_holds_up_no_one() {
         closed.is_ok(),
         "the slow connection was closed by the platform"
     );
+}
+
+#[tokio::test]
+async fn a_second_platform_on_the_same_data_dir_is_refused_and_the_first_goes_on() {
+    let p = TestPlatform::start().await;
+    let second = tokio::process::Command::new(waci_bin())
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(p.data_dir.path())
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--front-door-listen",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--dns-listen",
+            "127.0.0.1:0",
+            "--ip-pool",
+            "127.77.254.0/24",
+        ])
+        .env("HOME", std::env::temp_dir().join("waci-tests-no-home"))
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), second)
+        .await
+        .expect("the second platform gives up instead of waiting forever")
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("in use by another process"),
+        "says why: {stderr}"
+    );
+    let r = p
+        .put_group(
+            "demo",
+            "still",
+            group_body("waci/hello-http", &[80], "Always", &[]),
+        )
+        .await;
+    assert_eq!(r.status, 201, "the first platform goes on: {}", r.text);
+    p.wait_for_state("demo", "still", "Running").await;
 }

@@ -31,11 +31,18 @@ pub enum Error {
     QuotaReached { limit: u64 },
     #[error("the IP address pool is exhausted: every address is in use")]
     PoolExhausted,
+    #[error(
+        "the database {0} is in use by another process (is another `waci serve` running on this data dir?)"
+    )]
+    InUse(String),
     #[error("could not open the database: {0}")]
     Io(#[from] std::io::Error),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// How long opening the database waits for another process to let go of it.
+const OPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// More than the store has statements.
 const STATEMENT_CACHE: usize = 128;
@@ -81,19 +88,34 @@ impl Store {
                 .open(path)?;
         }
         let conn = Connection::open(path)?;
-        // WAL. Every commit survives a crash of the process (SIGKILL) at synchronous=NORMAL;
-        // what a user was told is done also survives power loss: those writes go through
-        // `lock_durable`, which commits at synchronous=FULL. Runtime state (events, container
-        // states, logs) is derived and rewritten at boot, so it need not wait for an fsync.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        // Every statement of the store is prepared once and kept (SQLite parsing a statement
-        // costs more than running most of ours).
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        conn.execute_batch(include_str!("schema.sql"))?;
-        migrate(&conn)?;
+        // A platform that is still shutting down may hold the database for a moment.
+        conn.busy_timeout(OPEN_WAIT)?;
+        let setup = || -> rusqlite::Result<()> {
+            // One process owns the database, for as long as it runs: SQLite takes its lock once
+            // (the explicit transaction below) instead of around every transaction, and keeps
+            // the WAL index in memory. A second `waci serve` on the same data dir is refused.
+            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+            // WAL. Every commit survives a crash of the process (SIGKILL) at
+            // synchronous=NORMAL; what a user was told is done also survives power loss: those
+            // writes go through `lock_durable`, which commits at synchronous=FULL. Runtime
+            // state (events, container states, logs) is derived and rewritten at boot, so it
+            // need not wait for an fsync.
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            // Every statement of the store is prepared once and kept (SQLite parsing a
+            // statement costs more than running most of ours).
+            conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+            conn.execute_batch(include_str!("schema.sql"))?;
+            migrate(&conn)
+        };
+        setup().map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Error::InUse(path.display().to_string())
+            }
+            _ => Error::Sqlite(e),
+        })?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
         })
