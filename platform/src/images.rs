@@ -169,19 +169,25 @@ pub fn check(reference: &str) -> Result<(), Error> {
 /// Reads an image. For a file it blocks (I/O and hashing): call it from a blocking thread.
 /// A built-in's bytes are in the binary and its digest is computed once.
 pub fn resolve(reference: &str) -> Result<Image, Error> {
-    static BUILT_IN_DIGESTS: OnceLock<Vec<String>> = OnceLock::new();
+    // Each built-in's bytes (shared, not copied per start) and digest, made once.
+    static BUILT_INS: OnceLock<Vec<(Arc<[u8]>, String)>> = OnceLock::new();
     match kind(reference)? {
         Kind::BuiltIn(name) => {
             let i = BUILT_IN
                 .iter()
                 .position(|(n, _)| *n == name)
                 .ok_or_else(|| Error::UnknownBuiltIn(reference.into(), built_in_names()))?;
-            let digests =
-                BUILT_IN_DIGESTS.get_or_init(|| BUILT_IN.iter().map(|(_, b)| digest(b)).collect());
+            let built_ins = BUILT_INS.get_or_init(|| {
+                BUILT_IN
+                    .iter()
+                    .map(|(_, b)| (Arc::from(*b), digest(b)))
+                    .collect()
+            });
+            let (bytes, digest) = &built_ins[i];
             Ok(Image {
                 reference: reference.into(),
-                bytes: Arc::from(BUILT_IN[i].1),
-                digest: digests[i].clone(),
+                bytes: bytes.clone(),
+                digest: digest.clone(),
                 source: "built in".into(),
             })
         }

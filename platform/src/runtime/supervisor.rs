@@ -446,6 +446,9 @@ fn credentials_for(
     all: &[crate::model::RegistryCredential],
     image: &str,
 ) -> Option<registry::Credentials> {
+    if all.is_empty() {
+        return None;
+    }
     let server = registry::parse(image).ok()?.resolve_registry().to_string();
     let normal = |s: &str| {
         let s = s.trim().trim_end_matches('/').to_ascii_lowercase();

@@ -75,6 +75,8 @@ CREATE TABLE IF NOT EXISTS operations (
     start_time   TEXT NOT NULL,
     end_time     TEXT
 );
+-- Finishing a group's operations and forgetting its id on delete find them by group.
+CREATE INDEX IF NOT EXISTS operations_by_group ON operations (group_id);
 CREATE TABLE IF NOT EXISTS tokens (
     id           TEXT PRIMARY KEY,
     hash         TEXT NOT NULL UNIQUE,       -- sha256 of the token; the token itself is never kept
