@@ -21,6 +21,13 @@ impl Stream {
             Stream::System => "system",
         }
     }
+    fn as_sql(self) -> &'static dyn rusqlite::ToSql {
+        match self {
+            Stream::Stdout => &"stdout",
+            Stream::Stderr => &"stderr",
+            Stream::System => &"system",
+        }
+    }
     fn parse(s: &str) -> Stream {
         match s {
             "stdout" => Stream::Stdout,
@@ -41,6 +48,35 @@ pub struct LogLine {
     pub line: String,
 }
 
+/// Log lines stored by one statement in a batch.
+const INSERT_ROWS: usize = 32;
+
+/// `INSERT INTO logs ... VALUES (...), (...)` for `rows` lines.
+fn insert_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|i| {
+            let b = i * 5;
+            format!(
+                "(?{}, ?{}, ?{}, ?{}, ?{})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO logs (group_id, container, ts, stream, line) VALUES {}",
+        values.join(", ")
+    )
+}
+
+/// A line's values, in `insert_sql`'s order.
+fn row(l: &LogLine) -> [&dyn rusqlite::ToSql; 5] {
+    [&l.group_id, &l.container, &l.ts, l.stream.as_sql(), &l.line]
+}
+
 impl Store {
     /// Stores a batch of lines in one transaction and trims each container touched to
     /// `max_lines`. Lines of groups deleted meanwhile are skipped.
@@ -49,21 +85,36 @@ impl Store {
         let tx = conn.transaction()?;
         let mut added: BTreeMap<(i64, &str), u64> = BTreeMap::new();
         {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO logs (group_id, container, ts, stream, line)
-                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM container_groups WHERE id = ?1)",
-            )?;
+            // Lines of a group deleted meanwhile are dropped: asked once per group and batch.
+            let mut exists =
+                tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM container_groups WHERE id = ?1)")?;
+            let mut live: BTreeMap<i64, bool> = BTreeMap::new();
+            let mut kept: Vec<&LogLine> = Vec::with_capacity(lines.len());
             for l in lines {
-                if insert.execute(params![
-                    l.group_id,
-                    l.container,
-                    l.ts,
-                    l.stream.as_str(),
-                    l.line
-                ])? > 0
-                {
+                let alive = match live.get(&l.group_id) {
+                    Some(a) => *a,
+                    None => {
+                        let a: bool = exists.query_row(params![l.group_id], |r| r.get(0))?;
+                        live.insert(l.group_id, a);
+                        a
+                    }
+                };
+                if alive {
+                    kept.push(l);
                     *added.entry((l.group_id, l.container.as_str())).or_default() += 1;
                 }
+            }
+            // Many rows per statement: a flood spends less in SQLite's per-statement work.
+            let mut chunks = kept.chunks_exact(INSERT_ROWS);
+            let mut many = tx.prepare_cached(&insert_sql(INSERT_ROWS))?;
+            for chunk in chunks.by_ref() {
+                many.execute(rusqlite::params_from_iter(
+                    chunk.iter().flat_map(|l| row(l)),
+                ))?;
+            }
+            let mut one = tx.prepare_cached(&insert_sql(1))?;
+            for l in chunks.remainder() {
+                one.execute(rusqlite::params_from_iter(row(l)))?;
             }
         }
         for ((group_id, container), n) in added {
