@@ -4,6 +4,7 @@
 use super::{Result, Store};
 use rusqlite::params;
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -72,6 +73,9 @@ fn insert_sql(rows: usize) -> String {
     )
 }
 
+static INSERT_MANY: LazyLock<String> = LazyLock::new(|| insert_sql(INSERT_ROWS));
+static INSERT_ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
+
 /// A line's values, in `insert_sql`'s order.
 fn row(l: &LogLine) -> [&dyn rusqlite::ToSql; 5] {
     [&l.group_id, &l.container, &l.ts, l.stream.as_sql(), &l.line]
@@ -106,13 +110,13 @@ impl Store {
             }
             // Many rows per statement: a flood spends less in SQLite's per-statement work.
             let mut chunks = kept.chunks_exact(INSERT_ROWS);
-            let mut many = tx.prepare_cached(&insert_sql(INSERT_ROWS))?;
+            let mut many = tx.prepare_cached(&INSERT_MANY)?;
             for chunk in chunks.by_ref() {
                 many.execute(rusqlite::params_from_iter(
                     chunk.iter().flat_map(|l| row(l)),
                 ))?;
             }
-            let mut one = tx.prepare_cached(&insert_sql(1))?;
+            let mut one = tx.prepare_cached(&INSERT_ONE)?;
             for l in chunks.remainder() {
                 one.execute(rusqlite::params_from_iter(row(l)))?;
             }
