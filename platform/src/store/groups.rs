@@ -359,7 +359,7 @@ impl Store {
     pub fn mark_stopped(&self, id: i64) -> Result<()> {
         let mut conn = self.lock_durable();
         let tx = conn.transaction()?;
-        tx.prepare_cached("UPDATE container_groups SET state = 'Stopped', generation = generation + 1 WHERE id = ?1")?.execute( params![id])?;
+        tx.prepare_cached("UPDATE container_groups SET state = 'Stopped', generation = generation + 1 WHERE id = ?1")?.execute(params![id])?;
         let stopped = ContainerState {
             state: "Terminated".into(),
             finish_time: Some(now_rfc3339()),
@@ -391,7 +391,7 @@ impl Store {
             tx.prepare_cached("UPDATE container_groups SET generation = generation + 1, provisioning_state = 'Pending', state = 'Pending' WHERE id = ?1")?.execute(
                 params![id],
             )?;
-            tx.prepare_cached("UPDATE containers SET previous_state = current_state, current_state = ?2 WHERE group_id = ?1")?.execute( params![id, waiting])?;
+            tx.prepare_cached("UPDATE containers SET previous_state = current_state, current_state = ?2 WHERE group_id = ?1")?.execute(params![id, waiting])?;
         }
         tx.commit()?;
         Ok(())

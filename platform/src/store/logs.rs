@@ -22,19 +22,18 @@ impl Stream {
             Stream::System => "system",
         }
     }
-    fn as_sql(self) -> &'static dyn rusqlite::ToSql {
-        match self {
-            Stream::Stdout => &"stdout",
-            Stream::Stderr => &"stderr",
-            Stream::System => &"system",
-        }
-    }
     fn parse(s: &str) -> Stream {
         match s {
             "stdout" => Stream::Stdout,
             "stderr" => Stream::Stderr,
             _ => Stream::System,
         }
+    }
+}
+
+impl rusqlite::ToSql for Stream {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
     }
 }
 
@@ -78,7 +77,7 @@ static INSERT_ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
 
 /// A line's values, in `insert_sql`'s order.
 fn row(l: &LogLine) -> [&dyn rusqlite::ToSql; 5] {
-    [&l.group_id, &l.container, &l.ts, l.stream.as_sql(), &l.line]
+    [&l.group_id, &l.container, &l.ts, &l.stream, &l.line]
 }
 
 impl Store {

@@ -102,7 +102,7 @@ impl Store {
             // need not wait for an fsync.
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            set_synchronous(&conn, false)?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
             // Every statement of the store is prepared once and kept (SQLite parsing a
             // statement costs more than running most of ours).
