@@ -12,7 +12,7 @@ use super::{Runtime, Supervised, group_state};
 use crate::images;
 use crate::model::{Container, ContainerState, RestartPolicy, now_rfc3339};
 use crate::registry;
-use crate::store::GroupRow;
+use crate::store::{Batch, GroupRow};
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -53,29 +53,32 @@ struct Deferred {
     events: Vec<EventRow>,
 }
 
-impl Deferred {
-    /// Writes what was deferred, in order, inside the caller's trip to the store.
-    fn write(
-        self,
-        s: &crate::store::Store,
-        id: i64,
-        generation: i64,
-    ) -> Result<(), crate::store::Error> {
-        if let Some(p) = self.provisioning {
-            s.set_provisioning_state(id, generation, p)?;
-        }
-        write_events(s, id, &self.events)
+/// The async operations of a group end when its provisioning does.
+fn operation_status(provisioning: &str) -> Option<&'static str> {
+    match provisioning {
+        "Succeeded" => Some("Succeeded"),
+        "Failed" => Some("Failed"),
+        _ => None,
     }
 }
 
-fn write_events(
-    s: &crate::store::Store,
-    id: i64,
-    events: &[EventRow],
-) -> Result<(), crate::store::Error> {
+impl Deferred {
+    /// Writes what was deferred, in order, inside the caller's trip to the store.
+    fn write(self, w: &Batch<'_>, id: i64, generation: i64) -> Result<(), crate::store::Error> {
+        if let Some(p) = self.provisioning {
+            w.set_provisioning_state(id, generation, p)?;
+            if let Some(st) = operation_status(p) {
+                w.finish_operations(id, st)?;
+            }
+        }
+        write_events(w, id, &self.events)
+    }
+}
+
+fn write_events(w: &Batch<'_>, id: i64, events: &[EventRow]) -> Result<(), crate::store::Error> {
     for (container, name, message, warning) in events {
         let kind = if *warning { "Warning" } else { "Normal" };
-        s.add_event(id, container.as_deref(), name, message, kind)?;
+        w.add_event(id, container.as_deref(), name, message, kind)?;
     }
     Ok(())
 }
@@ -89,7 +92,8 @@ impl GroupCtx {
         self.lock_deferred().events.push(row);
     }
 
-    /// The same for the provisioning state (`Creating`).
+    /// The same for the provisioning state (`Creating`, and `Succeeded` once every image
+    /// is loaded, so the first container's Running carries it).
     fn defer_provisioning(&self, state: &'static str) {
         self.lock_deferred().provisioning = Some(state);
     }
@@ -115,8 +119,10 @@ impl GroupCtx {
             .rt
             .store
             .run(move |s| {
-                deferred.write(s, id, generation)?;
-                write_events(s, id, &row)
+                s.write(|w| {
+                    deferred.write(w, id, generation)?;
+                    write_events(w, id, &row)
+                })
             })
             .await;
         if let Err(e) = r {
@@ -159,10 +165,12 @@ impl GroupCtx {
             .rt
             .store
             .run(move |s| {
-                deferred.write(s, id, generation)?;
-                write_events(s, id, &rows)?;
-                s.set_container_state(id, generation, &c, &state, restarted)?;
-                s.set_group_state(id, generation, group_state)
+                s.write(|w| {
+                    deferred.write(w, id, generation)?;
+                    write_events(w, id, &rows)?;
+                    w.set_container_state(id, generation, &c, &state, restarted)?;
+                    w.set_group_state(id, generation, group_state)
+                })
             })
             .await;
         if let Err(e) = r {
@@ -194,41 +202,40 @@ impl GroupCtx {
         }
     }
 
-    /// The group cannot start: provisioning and group state both `Failed`.
+    /// The group cannot start: provisioning and group state both `Failed`, with whatever
+    /// was deferred, in one transaction.
     async fn fail(&self) {
-        self.set_provisioning("Failed").await;
         let (id, generation) = (self.id, self.generation);
+        let mut deferred = self.take_deferred();
+        deferred.provisioning = Some("Failed");
         let r = self
             .rt
             .store
-            .run(move |s| s.set_group_state(id, generation, crate::model::GroupState::Failed))
+            .run(move |s| {
+                s.write(|w| {
+                    deferred.write(w, id, generation)?;
+                    w.set_group_state(id, generation, crate::model::GroupState::Failed)
+                })
+            })
             .await;
         if let Err(e) = r {
             tracing::error!(group = id, error = %e, "recording a failed group failed");
         }
     }
 
-    async fn set_provisioning(&self, state: &'static str) {
+    /// Writes what is still deferred, if anything.
+    async fn flush_deferred(&self) {
         let (id, generation, deferred) = (self.id, self.generation, self.take_deferred());
-        let op_status = match state {
-            "Succeeded" => Some("Succeeded"),
-            "Failed" => Some("Failed"),
-            _ => None,
-        };
+        if deferred.provisioning.is_none() && deferred.events.is_empty() {
+            return;
+        }
         let r = self
             .rt
             .store
-            .run(move |s| {
-                deferred.write(s, id, generation)?;
-                s.set_provisioning_state(id, generation, state)?;
-                if let Some(st) = op_status {
-                    s.finish_operations(id, st)?;
-                }
-                Ok::<_, crate::store::Error>(())
-            })
+            .run(move |s| s.write(|w| deferred.write(w, id, generation)))
             .await;
         if let Err(e) = r {
-            tracing::error!(group = id, error = %e, "recording provisioning state failed");
+            tracing::error!(group = id, error = %e, "recording deferred events failed");
         }
     }
 }
@@ -394,6 +401,9 @@ pub(super) async fn supervise(
         .as_ref()
         .and_then(|ip| ip.ports.first())
         .map(|p| p.port);
+    // Every image is loaded: provisioning has succeeded. It rides with the first container's
+    // Running, so a service group reaches Running in one transaction.
+    ctx.defer_provisioning("Succeeded");
     let mut tasks = Vec::new();
     for (c, l) in group.spec.containers.iter().zip(main_loaded) {
         let sandbox = Sandbox::new(
@@ -428,7 +438,7 @@ pub(super) async fn supervise(
             }
         }
     }
-    ctx.set_provisioning("Succeeded").await;
+    ctx.flush_deferred().await;
     for t in tasks {
         let _ = t.await;
     }

@@ -9,7 +9,7 @@ mod groups;
 mod logs;
 mod tokens;
 
-pub use groups::{ContainerRow, GroupRow, Operation, PutOutcome, ResourceGroupRow};
+pub use groups::{Batch, ContainerRow, GroupRow, Operation, PutOutcome, ResourceGroupRow};
 pub use logs::{LogLine, Stream};
 pub use tokens::TokenRow;
 
