@@ -769,10 +769,9 @@ async fn run_command_once(
         exit_code: Some(exit.exit_code()),
         detail_status: Some(exit.detail_status()),
     };
-    ctx.set_state(&c.name, state, false).await;
+    // The end and its event in one trip: whoever sees the container terminated sees why.
     let warning = !exit.succeeded();
-    ctx.event(
-        Some(&c.name),
+    let event = (
         if warning { "Failed" } else { "Completed" },
         format!(
             "Container {} terminated with exit code {} ({})",
@@ -781,8 +780,8 @@ async fn run_command_once(
             exit.detail_status()
         ),
         warning,
-    )
-    .await;
+    );
+    ctx.set_state_with(&c.name, state, false, vec![event]).await;
     exit
 }
 
