@@ -39,7 +39,7 @@ async fn authenticate(app: &AppRef, token: &str) -> Option<Principal> {
     let lookup = given.clone();
     let (row, stored) = app
         .store
-        .run(move |s| s.token_by_hash(&lookup))
+        .read(move |r| r.token_by_hash(&lookup))
         .await
         .ok()??;
     if !same(&given, &stored) {

@@ -142,7 +142,7 @@ async fn find(app: &AppRef, sub: &str, rg: &str, name: &str) -> ApiResult<GroupR
     };
     let n = name.to_string();
     app.store
-        .run(move |s| s.group(&scope, &n))
+        .read(move |r| r.group(&scope, &n))
         .await?
         .ok_or_else(|| ApiError::not_found(&format!("{PROVIDER}/containerGroups"), name, rg))
 }
@@ -152,7 +152,7 @@ pub async fn full_view(app: &AppRef, g: &GroupRow) -> ApiResult<Value> {
     let id = g.id;
     let (containers, events) = app
         .store
-        .run(move |s| Ok::<_, crate::store::Error>((s.containers(id)?, s.events(id)?)))
+        .read(move |r| Ok((r.containers(id)?, r.events(id)?)))
         .await?;
     Ok(render::group(
         g,
@@ -208,7 +208,7 @@ pub async fn put_group(
     let op = uuid::Uuid::new_v4().to_string();
     let resource_id = render::group_id(&sub, &rg, &name);
     let op2 = op.clone();
-    let outcome = app
+    let (outcome, containers, events) = app
         .store
         .run(move |s| {
             let ip = spec.ip_address.clone();
@@ -222,7 +222,7 @@ pub async fn put_group(
                 };
                 Some(names::fqdn(label, ip.scope, &ids, nonce, &location, &zone))
             };
-            s.put_group(
+            let outcome = s.put_group(
                 &s2,
                 &n2,
                 &spec,
@@ -230,7 +230,10 @@ pub async fn put_group(
                 max_groups,
                 &fqdn,
                 Some((&op2, &resource_id)),
-            )
+            )?;
+            // The answer's instance view, read in the same trip to the store.
+            let id = outcome.group.id;
+            Ok::<_, crate::store::Error>((outcome, s.containers(id)?, s.events(id)?))
         })
         .await?;
     app.directory.publish(
@@ -239,7 +242,13 @@ pub async fn put_group(
         outcome.group.ip,
     );
     app.runtime.apply(outcome.group.clone());
-    let body = full_view(&app, &outcome.group).await?;
+    let body = render::group(
+        &outcome.group,
+        Some(&render::View {
+            containers: &containers,
+            events: &events,
+        }),
+    );
     let status = if outcome.created {
         StatusCode::CREATED
     } else {

@@ -1,6 +1,6 @@
 //! Resource groups, container groups, their containers, events and async operations.
 
-use super::{Error, Result, Store};
+use super::{Error, Reader, Result, Store};
 use crate::model::{ContainerGroupSpec, ContainerState, Event, GroupState, Scope, now_rfc3339};
 use rusqlite::{OptionalExtension, Row, params};
 use std::collections::BTreeMap;
@@ -272,35 +272,20 @@ impl Store {
     }
 
     pub fn group(&self, scope: &Scope, name: &str) -> Result<Option<GroupRow>> {
-        let conn = self.lock();
-        let sql = format!(
-            "SELECT {GROUP_COLUMNS} FROM container_groups g JOIN resource_groups r ON r.subscription = g.subscription AND r.name_lc = g.resource_group_lc
-             WHERE g.subscription = ?1 AND g.resource_group_lc = ?2 AND g.name = ?3"
-        );
-        let pair = conn
-            .prepare_cached(&sql)?
-            .query_row(
-                params![
-                    scope.subscription,
-                    scope.resource_group.to_lowercase(),
-                    name
-                ],
-                group_from_row,
-            )
-            .optional()?;
-        pair.map(finish).transpose()
+        Reader(&self.lock()).group(scope, name)
     }
 
     pub fn group_by_id(&self, id: i64) -> Result<Option<GroupRow>> {
-        let conn = self.lock();
-        let sql = format!(
-            "SELECT {GROUP_COLUMNS} FROM container_groups g JOIN resource_groups r ON r.subscription = g.subscription AND r.name_lc = g.resource_group_lc WHERE g.id = ?1"
-        );
-        let pair = conn
-            .prepare_cached(&sql)?
-            .query_row(params![id], group_from_row)
-            .optional()?;
-        pair.map(finish).transpose()
+        Reader(&self.lock()).group_by_id(id)
+    }
+
+    pub fn containers(&self, group_id: i64) -> Result<Vec<ContainerRow>> {
+        Reader(&self.lock()).containers(group_id)
+    }
+
+    /// Events of a group: `(container, event)`, container `None` for group events.
+    pub fn events(&self, group_id: i64) -> Result<Vec<(Option<String>, Event)>> {
+        Reader(&self.lock()).events(group_id)
     }
 
     /// Groups of a subscription, optionally of one resource group; `None` lists every group.
@@ -379,43 +364,6 @@ impl Store {
         Ok(())
     }
 
-    pub fn containers(&self, group_id: i64) -> Result<Vec<ContainerRow>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT name, init, restart_count, current_state, previous_state, image_digest FROM containers WHERE group_id = ?1 ORDER BY rowid",
-        )?;
-        let rows = stmt
-            .query_map(params![group_id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, bool>(1)?,
-                    r.get::<_, u32>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter()
-            .map(|(name, init, restart_count, cur, prev, image_digest)| {
-                let current =
-                    serde_json::from_str(&cur).map_err(|e| Error::Corrupt(e.to_string()))?;
-                let previous = prev
-                    .map(|p| serde_json::from_str(&p))
-                    .transpose()
-                    .map_err(|e| Error::Corrupt(e.to_string()))?;
-                Ok(ContainerRow {
-                    name,
-                    init,
-                    restart_count,
-                    current,
-                    previous,
-                    image_digest,
-                })
-            })
-            .collect()
-    }
-
     /// Records the pinned image a container's registry reference resolved to, for this
     /// generation's rows; later starts (restarts, a platform restart) run exactly it.
     pub fn set_image_digest(
@@ -433,30 +381,6 @@ impl Store {
         )?
         .execute(params![group_id, container, pinned, generation])?;
         Ok(())
-    }
-
-    /// Events of a group: `(container, event)`, container `None` for group events.
-    pub fn events(&self, group_id: i64) -> Result<Vec<(Option<String>, Event)>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT container, name, message, type, count, first_ts, last_ts FROM events WHERE group_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt
-            .query_map(params![group_id], |r| {
-                Ok((
-                    r.get(0)?,
-                    Event {
-                        name: r.get(1)?,
-                        message: r.get(2)?,
-                        kind: r.get(3)?,
-                        count: r.get(4)?,
-                        first_timestamp: r.get(5)?,
-                        last_timestamp: r.get(6)?,
-                    },
-                ))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
     }
 
     pub fn create_operation(
@@ -513,6 +437,101 @@ fn allocate_ip(tx: &rusqlite::Transaction<'_>, (first, last): (u32, u32)) -> Res
         .query_row(params![first, last], |r| r.get(0))
         .optional()?;
     gap.ok_or(Error::PoolExhausted)
+}
+
+impl Reader<'_> {
+    pub fn group(&self, scope: &Scope, name: &str) -> Result<Option<GroupRow>> {
+        let conn = self.0;
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM container_groups g JOIN resource_groups r ON r.subscription = g.subscription AND r.name_lc = g.resource_group_lc
+             WHERE g.subscription = ?1 AND g.resource_group_lc = ?2 AND g.name = ?3"
+        );
+        let pair = conn
+            .prepare_cached(&sql)?
+            .query_row(
+                params![
+                    scope.subscription,
+                    scope.resource_group.to_lowercase(),
+                    name
+                ],
+                group_from_row,
+            )
+            .optional()?;
+        pair.map(finish).transpose()
+    }
+
+    pub fn group_by_id(&self, id: i64) -> Result<Option<GroupRow>> {
+        let conn = self.0;
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM container_groups g JOIN resource_groups r ON r.subscription = g.subscription AND r.name_lc = g.resource_group_lc WHERE g.id = ?1"
+        );
+        let pair = conn
+            .prepare_cached(&sql)?
+            .query_row(params![id], group_from_row)
+            .optional()?;
+        pair.map(finish).transpose()
+    }
+
+    pub fn containers(&self, group_id: i64) -> Result<Vec<ContainerRow>> {
+        let conn = self.0;
+        let mut stmt = conn.prepare_cached(
+            "SELECT name, init, restart_count, current_state, previous_state, image_digest FROM containers WHERE group_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt
+            .query_map(params![group_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(name, init, restart_count, cur, prev, image_digest)| {
+                let current =
+                    serde_json::from_str(&cur).map_err(|e| Error::Corrupt(e.to_string()))?;
+                let previous = prev
+                    .map(|p| serde_json::from_str(&p))
+                    .transpose()
+                    .map_err(|e| Error::Corrupt(e.to_string()))?;
+                Ok(ContainerRow {
+                    name,
+                    init,
+                    restart_count,
+                    current,
+                    previous,
+                    image_digest,
+                })
+            })
+            .collect()
+    }
+
+    /// Events of a group: `(container, event)`, container `None` for group events.
+    pub fn events(&self, group_id: i64) -> Result<Vec<(Option<String>, Event)>> {
+        let conn = self.0;
+        let mut stmt = conn.prepare_cached(
+            "SELECT container, name, message, type, count, first_ts, last_ts FROM events WHERE group_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map(params![group_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    Event {
+                        name: r.get(1)?,
+                        message: r.get(2)?,
+                        kind: r.get(3)?,
+                        count: r.get(4)?,
+                        first_timestamp: r.get(5)?,
+                        last_timestamp: r.get(6)?,
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
 }
 
 /// The runtime's writes of one step (a container's new state, the group's, their events,

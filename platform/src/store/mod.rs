@@ -1,8 +1,10 @@
 //! The store: SQLite in the data dir, the platform's truth (DESIGN.md §7).
 //!
 //! Only this module writes SQL. Every method is synchronous and short; async callers go
-//! through [`Store::run`], which moves the work to a blocking thread. A multi-statement
-//! change is one transaction, so a crash never leaves a group half-made.
+//! through [`Store::run`], which moves the work to a blocking thread, or, for the point
+//! reads of a [`Reader`], [`Store::read`], which runs them in place when the connection is
+//! free. A multi-statement change is one transaction, so a crash never leaves a group
+//! half-made.
 //! This module knows the domain types but nothing of HTTP or wasmtime.
 
 mod groups;
@@ -68,6 +70,10 @@ impl Drop for Durable<'_> {
         let _ = set_synchronous(&self.0, false);
     }
 }
+
+/// Point reads (one group, its containers and events, one token), on a connection already
+/// held: see [`Store::read`].
+pub struct Reader<'a>(&'a Connection);
 
 /// A cheap handle; clones share one connection behind a mutex (SQLite serialises writers
 /// anyway, and one connection keeps the statement cache warm).
@@ -142,6 +148,29 @@ impl Store {
         match tokio::task::spawn_blocking(move || f(&store)).await {
             Ok(r) => r,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// Runs the point reads of `f` (a few indexed rows, pages the cache holds): in place
+    /// when the connection is free, since handing them to a blocking thread and back costs
+    /// more than they do; on a blocking thread when it is taken, so the caller never waits
+    /// on another's commit (an fsync) on the reactor.
+    pub async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Reader<'_>) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        match self.read_in_place(f) {
+            Ok(r) => r,
+            Err(f) => self.run(move |s| f(&Reader(&s.lock()))).await,
+        }
+    }
+
+    /// `f` run on the connection if it is free now; `f` back if it is taken.
+    fn read_in_place<R, F: FnOnce(&Reader<'_>) -> R>(&self, f: F) -> std::result::Result<R, F> {
+        match self.conn.try_lock() {
+            Ok(conn) => Ok(f(&Reader(&conn))),
+            Err(std::sync::TryLockError::Poisoned(e)) => Ok(f(&Reader(&e.into_inner()))),
+            Err(std::sync::TryLockError::WouldBlock) => Err(f),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Scoped access tokens (DESIGN.md §10): each sees one subscription. Only a hash of each
 //! token is stored; the token is shown once, when it is made.
 
-use super::{Result, Store};
+use super::{Reader, Result, Store};
 use rusqlite::{OptionalExtension, params};
 
 #[derive(Debug, Clone)]
@@ -22,23 +22,7 @@ impl Store {
 
     /// The token whose hash is `hash`, with that hash as stored (for a constant-time check).
     pub fn token_by_hash(&self, hash: &str) -> Result<Option<(TokenRow, String)>> {
-        Ok(self
-            .lock()
-            .prepare_cached(
-                "SELECT id, subscription, created, expires, hash FROM tokens WHERE hash = ?1",
-            )?
-            .query_row(params![hash], |r| {
-                Ok((
-                    TokenRow {
-                        id: r.get(0)?,
-                        subscription: r.get(1)?,
-                        created: r.get(2)?,
-                        expires: r.get(3)?,
-                    },
-                    r.get(4)?,
-                ))
-            })
-            .optional()?)
+        Reader(&self.lock()).token_by_hash(hash)
     }
 
     pub fn list_tokens(&self) -> Result<Vec<TokenRow>> {
@@ -65,5 +49,28 @@ impl Store {
             .prepare_cached("DELETE FROM tokens WHERE id = ?1")?
             .execute(params![id])?
             > 0)
+    }
+}
+
+impl Reader<'_> {
+    /// The token whose hash is `hash`, with that hash as stored (for a constant-time check).
+    pub fn token_by_hash(&self, hash: &str) -> Result<Option<(TokenRow, String)>> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT id, subscription, created, expires, hash FROM tokens WHERE hash = ?1",
+            )?
+            .query_row(params![hash], |r| {
+                Ok((
+                    TokenRow {
+                        id: r.get(0)?,
+                        subscription: r.get(1)?,
+                        created: r.get(2)?,
+                        expires: r.get(3)?,
+                    },
+                    r.get(4)?,
+                ))
+            })
+            .optional()?)
     }
 }
