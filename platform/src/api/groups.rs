@@ -147,20 +147,28 @@ async fn find(app: &AppRef, sub: &str, rg: &str, name: &str) -> ApiResult<GroupR
         .ok_or_else(|| ApiError::not_found(&format!("{PROVIDER}/containerGroups"), name, rg))
 }
 
-/// A group with its instance view, as GET returns it.
-pub async fn full_view(app: &AppRef, g: &GroupRow) -> ApiResult<Value> {
+/// A group with its instance view, as GET returns it (200), with `provisioning` in place
+/// of its provisioning state if given.
+pub async fn full_view(
+    app: &AppRef,
+    g: &GroupRow,
+    provisioning: Option<&str>,
+) -> ApiResult<Response> {
     let id = g.id;
     let (containers, events) = app
         .store
         .read(move |r| Ok((r.containers(id)?, r.events(id)?)))
         .await?;
-    Ok(render::group(
-        g,
-        Some(&render::View {
-            containers: &containers,
-            events: &events,
-        }),
-    ))
+    let view = render::View {
+        containers: &containers,
+        events: &events,
+    };
+    let body = render::group(g, Some(&view));
+    let body = match provisioning {
+        Some(p) => body.provisioning(p),
+        None => body,
+    };
+    Ok(Json(body).into_response())
 }
 
 fn async_header(app: &AppRef, sub: &str, op: &str, version: &str) -> HeaderValue {
@@ -242,13 +250,11 @@ pub async fn put_group(
         outcome.group.ip,
     );
     app.runtime.apply(outcome.group.clone());
-    let body = render::group(
-        &outcome.group,
-        Some(&render::View {
-            containers: &containers,
-            events: &events,
-        }),
-    );
+    let view = render::View {
+        containers: &containers,
+        events: &events,
+    };
+    let body = render::group(&outcome.group, Some(&view));
     let status = if outcome.created {
         StatusCode::CREATED
     } else {
@@ -270,9 +276,9 @@ pub async fn put_group(
 pub async fn get_group(
     State(app): State<AppRef>,
     Path((sub, rg, name)): Path<(String, String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let g = find(&app, &sub, &rg, &name).await?;
-    Ok(Json(full_view(&app, &g).await?))
+    full_view(&app, &g, None).await
 }
 
 #[utoipa::path(
@@ -285,14 +291,14 @@ pub async fn patch_group(
     State(app): State<AppRef>,
     Path((sub, rg, name)): Path<(String, String, String)>,
     ArmBody(body): ArmBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let v = json_body(&body)?;
     let tags = parse::tags_of(&v)?;
     let g = find(&app, &sub, &rg, &name).await?;
     let id = g.id;
     app.store.run(move |s| s.set_tags(id, &tags)).await?;
     let g = find(&app, &sub, &rg, &name).await?;
-    Ok(Json(full_view(&app, &g).await?))
+    full_view(&app, &g, None).await
 }
 
 #[utoipa::path(
@@ -311,18 +317,23 @@ pub async fn delete_group(
         }
         Err(e) => return Err(e),
     };
-    let mut body = full_view(&app, &g).await?;
+    // The answer is the group as it was, `Deleting`.
+    let body = full_view(&app, &g, Some("Deleting")).await?;
     app.runtime.stop(g.id).await;
     let id = g.id;
     app.store.run(move |s| s.delete_group(id)).await?;
     app.directory.withdraw(id);
     app.runtime.delete_volumes(id).await;
-    body["properties"]["provisioningState"] = json!("Deleting");
-    Ok((StatusCode::OK, Json(body)).into_response())
+    Ok(body)
 }
 
-fn list_body(groups: &[GroupRow]) -> Json<Value> {
-    Json(json!({"value": groups.iter().map(|g| render::group(g, None)).collect::<Vec<_>>()}))
+fn list_body(groups: &[GroupRow]) -> Response {
+    #[derive(serde::Serialize)]
+    struct List<'a> {
+        value: Vec<render::GroupJson<'a>>,
+    }
+    let value = groups.iter().map(|g| render::group(g, None)).collect();
+    Json(List { value }).into_response()
 }
 
 #[utoipa::path(
@@ -333,7 +344,7 @@ fn list_body(groups: &[GroupRow]) -> Json<Value> {
 pub async fn list_in_resource_group(
     State(app): State<AppRef>,
     Path((sub, rg)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let groups = app
         .store
         .run(move |s| s.list_groups(Some(&sub), Some(&rg)))
@@ -349,7 +360,7 @@ pub async fn list_in_resource_group(
 pub async fn list_in_subscription(
     State(app): State<AppRef>,
     Path(sub): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let groups = app
         .store
         .run(move |s| s.list_groups(Some(&sub), None))
