@@ -200,8 +200,10 @@ impl Store {
             .optional()?;
         if existing.is_none() {
             let count: u64 = tx
-                .prepare_cached("SELECT COUNT(*) FROM container_groups WHERE subscription = ?1")?
-                .query_row(params![scope.subscription], |r| r.get(0))?;
+                .prepare_cached("SELECT groups FROM subscription_counts WHERE subscription = ?1")?
+                .query_row(params![scope.subscription], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
             if count >= max_groups {
                 return Err(Error::QuotaReached { limit: max_groups });
             }
@@ -740,6 +742,58 @@ mod tests {
             store.group_by_id(g.id).unwrap().unwrap().state,
             GroupState::Running
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_quota_counts_groups_as_they_come_and_go_and_after_an_upgrade() {
+        let dir = std::env::temp_dir().join(format!("waci-store-quota-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("waci.db");
+        let scope = Scope {
+            subscription: "sub".into(),
+            resource_group: "rg".into(),
+        };
+        let base = u32::from(Ipv4Addr::new(127, 77, 9, 1));
+        let put = |store: &Store, name: &str| {
+            store.put_group(
+                &scope,
+                name,
+                &spec(name),
+                (base, base + 9),
+                2,
+                &|_| None,
+                None,
+            )
+        };
+        let store = Store::open(&path).unwrap();
+        let a = put(&store, "a").unwrap().group.id;
+        put(&store, "b").unwrap();
+        assert!(matches!(
+            put(&store, "c"),
+            Err(Error::QuotaReached { limit: 2 })
+        ));
+        // An update at the quota is no new group.
+        assert!(!put(&store, "b").unwrap().created);
+        store.delete_group(a).unwrap();
+        put(&store, "c").unwrap();
+        assert!(matches!(
+            put(&store, "d"),
+            Err(Error::QuotaReached { limit: 2 })
+        ));
+
+        // A database from before the counts: they are counted once at open.
+        store
+            .lock()
+            .execute_batch("DELETE FROM subscription_counts")
+            .unwrap();
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert!(matches!(
+            put(&store, "d"),
+            Err(Error::QuotaReached { limit: 2 })
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -225,5 +225,18 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if !has_digest {
         conn.execute_batch("ALTER TABLE containers ADD COLUMN image_digest TEXT")?;
     }
+    // Counts per subscription came later than the groups of an older database: counted
+    // once here, then kept by the triggers.
+    let counted: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM subscription_counts)",
+        [],
+        |r| r.get(0),
+    )?;
+    if !counted {
+        conn.execute_batch(
+            "INSERT INTO subscription_counts (subscription, groups)
+             SELECT subscription, COUNT(*) FROM container_groups GROUP BY subscription",
+        )?;
+    }
     Ok(())
 }

@@ -28,6 +28,19 @@ CREATE TABLE IF NOT EXISTS container_groups (
     UNIQUE (subscription, resource_group_lc, name),
     FOREIGN KEY (subscription, resource_group_lc) REFERENCES resource_groups (subscription, name_lc)
 );
+-- Container groups per subscription, kept by triggers in the transaction that adds or
+-- removes one: the quota check of a create reads one row instead of counting them all.
+CREATE TABLE IF NOT EXISTS subscription_counts (
+    subscription TEXT PRIMARY KEY,
+    groups       INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS count_group_added AFTER INSERT ON container_groups BEGIN
+    INSERT INTO subscription_counts (subscription, groups) VALUES (NEW.subscription, 1)
+        ON CONFLICT (subscription) DO UPDATE SET groups = groups + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS count_group_removed AFTER DELETE ON container_groups BEGIN
+    UPDATE subscription_counts SET groups = groups - 1 WHERE subscription = OLD.subscription;
+END;
 CREATE TABLE IF NOT EXISTS containers (
     group_id      INTEGER NOT NULL REFERENCES container_groups (id) ON DELETE CASCADE,
     name          TEXT NOT NULL,
