@@ -15,17 +15,33 @@ pub struct Entry {
 
 #[derive(Default)]
 pub struct Directory {
+    names: RwLock<Names>,
+}
+
+#[derive(Default)]
+struct Names {
     /// Lowercase FQDN without the trailing dot → entry.
-    by_name: RwLock<HashMap<String, Entry>>,
+    by_name: HashMap<String, Entry>,
+    /// A group's name, so that replacing or withdrawing it needs no search.
+    by_group: HashMap<i64, String>,
 }
 
 impl Directory {
     /// Publishes `fqdn` for a group, replacing whatever name the group had before.
     pub fn publish(&self, group_id: i64, fqdn: Option<&str>, ip: Option<Ipv4Addr>) {
-        let mut map = self.by_name.write().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, e| e.group_id != group_id);
+        let mut names = self.names.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = names.by_group.remove(&group_id)
+            && names
+                .by_name
+                .get(&old)
+                .is_some_and(|e| e.group_id == group_id)
+        {
+            names.by_name.remove(&old);
+        }
         if let (Some(name), Some(ip)) = (fqdn, ip) {
-            map.insert(normalize(name), Entry { group_id, ip });
+            let name = normalize(name);
+            names.by_name.insert(name.clone(), Entry { group_id, ip });
+            names.by_group.insert(group_id, name);
         }
     }
 
@@ -35,15 +51,20 @@ impl Directory {
     }
 
     pub fn lookup(&self, name: &str) -> Option<Entry> {
-        self.by_name
+        self.names
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .by_name
             .get(&normalize(name))
             .copied()
     }
 
     pub fn len(&self) -> usize {
-        self.by_name.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.names
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_name
+            .len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -72,6 +93,22 @@ mod tests {
         assert_eq!(d.lookup("app.local.waci.localhost"), None);
         assert!(d.lookup("other.local.waci.localhost").is_some());
         d.withdraw(1);
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn a_name_taken_over_stays_with_its_new_group() {
+        let d = Directory::default();
+        let (a, b) = (Ipv4Addr::new(127, 77, 0, 1), Ipv4Addr::new(127, 77, 0, 2));
+        d.publish(1, Some("app.local.waci.localhost"), Some(a));
+        // Group 2 takes the name before group 1's withdrawal lands.
+        d.publish(2, Some("app.local.waci.localhost"), Some(b));
+        d.withdraw(1);
+        assert_eq!(
+            d.lookup("app.local.waci.localhost"),
+            Some(Entry { group_id: 2, ip: b })
+        );
+        d.withdraw(2);
         assert!(d.is_empty());
     }
 }
