@@ -4,15 +4,23 @@
 //! (and the SOA in authority) for other types of a known name; `NXDOMAIN` with the SOA for
 //! unknown names; SOA and NS at the apex. `REFUSED` for names outside the zone. Answers come
 //! from the in-memory [`Directory`], so changes show at once.
+//!
+//! TCP is served by hickory's server. UDP, where the load is, by loops of our own (one per
+//! core) that answer each query in place and send it back from the same task: no task, channel
+//! or wake-up per query.
 
 use crate::directory::Directory;
 use hickory_server::Server;
-use hickory_server::net::runtime::Time;
+use hickory_server::net::runtime::{Time, TokioTime};
+use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{
     Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode,
 };
 use hickory_server::proto::rr::rdata::{A, NS, SOA};
 use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordType};
+use hickory_server::proto::serialize::binary::{
+    BinDecodable, BinDecoder, BinEncodable, BinEncoder,
+};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use std::net::{IpAddr, SocketAddr};
@@ -26,6 +34,7 @@ const ZONE_TTL: u32 = 60;
 /// A TCP client that sends no query for this long is disconnected.
 const TCP_TIMEOUT: Duration = Duration::from_secs(10);
 
+#[derive(Clone)]
 pub struct DnsHandler {
     zone: LowerName,
     directory: Arc<Directory>,
@@ -186,12 +195,122 @@ async fn send<'a, R: ResponseHandler>(
 }
 
 fn failed(req: &Metadata) -> ResponseInfo {
+    ResponseInfo::from(failed_header(req))
+}
+
+fn failed_header(req: &Metadata) -> Header {
     let mut metadata = Metadata::response_from_request(req);
     metadata.response_code = ResponseCode::ServFail;
-    ResponseInfo::from(Header {
+    Header {
         metadata,
         counts: HeaderCounts::default(),
-    })
+    }
+}
+
+/// A response encoded for UDP, kept for the loop that received the query to send.
+#[derive(Clone, Default)]
+struct Encoded(Arc<std::sync::Mutex<Option<Vec<u8>>>>);
+
+#[async_trait::async_trait]
+impl ResponseHandler for Encoded {
+    async fn send_response<'a>(
+        &mut self,
+        response: hickory_server::zone_handler::MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, hickory_server::net::NetError> {
+        let id = response.metadata().id;
+        // RFC 1035 §4.2.1: 512 bytes over UDP unless the query's EDNS allows more.
+        let max = response.edns().map_or(512, |e| e.max_payload());
+        let mut bytes = Vec::with_capacity(512);
+        let mut encoder = BinEncoder::new(&mut bytes);
+        encoder.set_max_size(max);
+        let info = match response.destructive_emit(&mut encoder) {
+            Ok(info) => info,
+            Err(_) => {
+                bytes.clear();
+                let header =
+                    failed_header(&Metadata::new(id, MessageType::Response, OpCode::Query));
+                header.emit(&mut BinEncoder::new(&mut bytes))?;
+                ResponseInfo::from(header)
+            }
+        };
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(bytes);
+        Ok(info)
+    }
+}
+
+impl DnsHandler {
+    /// The answer to one UDP datagram, if it deserves one: a query gets its answer, a
+    /// malformed one with a readable header `FORMERR`; responses and noise get nothing.
+    async fn answer_udp(&self, datagram: &[u8], src: SocketAddr) -> Option<Vec<u8>> {
+        let request = match Request::from_bytes(datagram.to_vec(), src, Protocol::Udp) {
+            Ok(r) => r,
+            Err(_) => {
+                let header = Header::read(&mut BinDecoder::new(datagram)).ok()?;
+                let mut metadata = Metadata::response_from_request(&header.metadata);
+                metadata.response_code = ResponseCode::FormErr;
+                let mut bytes = Vec::with_capacity(12);
+                Header {
+                    metadata,
+                    counts: HeaderCounts::default(),
+                }
+                .emit(&mut BinEncoder::new(&mut bytes))
+                .ok()?;
+                return Some(bytes);
+            }
+        };
+        // Never answer an answer: that is how reflection loops start.
+        if request.metadata.message_type == MessageType::Response {
+            return None;
+        }
+        let out = Encoded::default();
+        self.handle_request::<_, TokioTime>(&request, out.clone())
+            .await;
+        out.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// Answers the queries that reach `socket` until the task is aborted.
+async fn serve_udp(socket: Arc<tokio::net::UdpSocket>, handler: DnsHandler) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (n, src) = match socket.recv_from(&mut buf).await {
+            Ok(got) => got,
+            Err(e) => {
+                tracing::debug!(error = %e, "receiving a DNS query failed");
+                continue;
+            }
+        };
+        if src.port() == 0 || src.ip().is_unspecified() {
+            continue;
+        }
+        if let Some(answer) = handler.answer_udp(&buf[..n], src).await
+            && let Err(e) = socket.send_to(&answer, src).await
+        {
+            tracing::debug!(error = %e, "sending a DNS response failed");
+        }
+    }
+}
+
+/// The running DNS server: hickory's for TCP, our loops for UDP.
+pub struct DnsServer {
+    tcp: Server<DnsHandler>,
+    udp: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl DnsServer {
+    pub async fn shutdown_gracefully(&mut self) {
+        for task in &self.udp {
+            task.abort();
+        }
+        let _ = self.tcp.shutdown_gracefully().await;
+    }
 }
 
 /// Binds UDP and TCP on `addr` (one port for both, also when `addr` asks for port 0) and
@@ -199,7 +318,7 @@ fn failed(req: &Metadata) -> ResponseInfo {
 pub async fn start(
     addr: SocketAddr,
     handler: DnsHandler,
-) -> anyhow::Result<(SocketAddr, Server<DnsHandler>)> {
+) -> anyhow::Result<(SocketAddr, DnsServer)> {
     let mut last_err = None;
     for _ in 0..20 {
         let udp = tokio::net::UdpSocket::bind(addr)
@@ -208,10 +327,14 @@ pub async fn start(
         let bound = udp.local_addr()?;
         match tokio::net::TcpListener::bind(bound).await {
             Ok(tcp) => {
+                let udp = Arc::new(udp);
+                let loops = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let udp = (0..loops)
+                    .map(|_| tokio::spawn(serve_udp(udp.clone(), handler.clone())))
+                    .collect();
                 let mut server = Server::new(handler);
-                server.register_socket(udp);
                 server.register_listener(tcp, TCP_TIMEOUT, 64);
-                return Ok((bound, server));
+                return Ok((bound, DnsServer { tcp: server, udp }));
             }
             // Port 0 gave a UDP port whose TCP twin is taken: try another.
             Err(e) if addr.port() == 0 => last_err = Some(e),
@@ -222,4 +345,75 @@ pub async fn start(
         "cannot find a port free for both UDP and TCP DNS: {:?}",
         last_err
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_server::proto::op::{Message, Query};
+    use std::str::FromStr;
+
+    fn handler() -> DnsHandler {
+        let directory = Arc::new(Directory::default());
+        directory.publish(
+            1,
+            Some("app.local.waci.localhost"),
+            Some(std::net::Ipv4Addr::new(127, 77, 0, 5)),
+        );
+        DnsHandler::new("waci.localhost", directory, "127.0.0.1".parse().unwrap()).unwrap()
+    }
+
+    fn query(id: u16, name: &str, kind: MessageType) -> Vec<u8> {
+        let mut msg = Message::new(id, kind, OpCode::Query);
+        msg.add_query(Query::query(Name::from_str(name).unwrap(), RecordType::A));
+        msg.to_vec().unwrap()
+    }
+
+    #[tokio::test]
+    async fn udp_answers_queries_refuses_garbage_and_ignores_answers() {
+        let h = handler();
+        let src: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+
+        let bytes = h
+            .answer_udp(
+                &query(7, "app.local.waci.localhost.", MessageType::Query),
+                src,
+            )
+            .await
+            .expect("an answer");
+        let answer = Message::from_vec(&bytes).unwrap();
+        assert_eq!(answer.metadata.id, 7);
+        assert_eq!(answer.metadata.response_code, ResponseCode::NoError);
+        assert!(answer.metadata.authoritative);
+        assert!(
+            matches!(&answer.answers[0].data, RData::A(a) if a.0 == std::net::Ipv4Addr::new(127, 77, 0, 5))
+        );
+
+        let nx = h
+            .answer_udp(
+                &query(8, "nope.local.waci.localhost.", MessageType::Query),
+                src,
+            )
+            .await
+            .expect("an answer");
+        assert_eq!(
+            Message::from_vec(&nx).unwrap().metadata.response_code,
+            ResponseCode::NXDomain
+        );
+
+        // A header followed by garbage: FORMERR, with the query's id.
+        let mut bad = query(9, "app.local.waci.localhost.", MessageType::Query);
+        bad.truncate(14);
+        let formerr = h.answer_udp(&bad, src).await.expect("an answer");
+        let formerr = Message::from_vec(&formerr).unwrap();
+        assert_eq!(
+            (formerr.metadata.id, formerr.metadata.response_code),
+            (9, ResponseCode::FormErr)
+        );
+
+        // Shorter than a header, or a response: nothing.
+        assert!(h.answer_udp(&[1, 2, 3], src).await.is_none());
+        let reflected = query(10, "app.local.waci.localhost.", MessageType::Response);
+        assert!(h.answer_udp(&reflected, src).await.is_none());
+    }
 }
