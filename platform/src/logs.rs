@@ -154,11 +154,15 @@ async fn writer(
         })
         .await
         .unwrap_or_default();
+        let full = lines.len() >= BATCH_LINES;
         batch = lines;
         batch.clear();
         written.send_modify(|n| *n += 1);
-        // Let a burst accumulate a little so a flood commits in large batches.
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        // Let a burst accumulate a little so a flood commits in large batches; after a full
+        // batch there is more waiting already.
+        if !full {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
 }
 
