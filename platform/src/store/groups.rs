@@ -655,9 +655,10 @@ mod tests {
         container_group(&body, name, "local", &limits, &|_| Ok(())).expect("a valid group")
     }
 
-    #[test]
-    fn ips_go_upward_then_fill_the_gaps_then_run_out() {
-        let dir = std::env::temp_dir().join(format!("waci-store-ip-{}", std::process::id()));
+    /// A fresh store in a directory of its own (removed first), with the scope and the first
+    /// pool address the tests use.
+    fn fresh(tag: &str) -> (std::path::PathBuf, Store, Scope, u32) {
+        let dir = std::env::temp_dir().join(format!("waci-store-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let store = Store::open(&dir.join("waci.db")).unwrap();
@@ -665,7 +666,12 @@ mod tests {
             subscription: "sub".into(),
             resource_group: "rg".into(),
         };
-        let base = u32::from(Ipv4Addr::new(127, 77, 9, 1));
+        (dir, store, scope, u32::from(Ipv4Addr::new(127, 77, 9, 1)))
+    }
+
+    #[test]
+    fn ips_go_upward_then_fill_the_gaps_then_run_out() {
+        let (dir, store, scope, base) = fresh("ip");
         let pool = (base, base + 3);
         let put = |name: &str| {
             store
@@ -690,15 +696,7 @@ mod tests {
 
     #[test]
     fn a_batch_is_written_whole_or_not_at_all() {
-        let dir = std::env::temp_dir().join(format!("waci-store-batch-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open(&dir.join("waci.db")).unwrap();
-        let scope = Scope {
-            subscription: "sub".into(),
-            resource_group: "rg".into(),
-        };
-        let base = u32::from(Ipv4Addr::new(127, 77, 9, 1));
+        let (dir, store, scope, base) = fresh("batch");
         let g = store
             .put_group(
                 &scope,
@@ -747,15 +745,8 @@ mod tests {
 
     #[test]
     fn the_quota_counts_groups_as_they_come_and_go_and_after_an_upgrade() {
-        let dir = std::env::temp_dir().join(format!("waci-store-quota-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let (dir, store, scope, base) = fresh("quota");
         let path = dir.join("waci.db");
-        let scope = Scope {
-            subscription: "sub".into(),
-            resource_group: "rg".into(),
-        };
-        let base = u32::from(Ipv4Addr::new(127, 77, 9, 1));
         let put = |store: &Store, name: &str| {
             store.put_group(
                 &scope,
@@ -767,7 +758,6 @@ mod tests {
                 None,
             )
         };
-        let store = Store::open(&path).unwrap();
         let a = put(&store, "a").unwrap().group.id;
         put(&store, "b").unwrap();
         assert!(matches!(
