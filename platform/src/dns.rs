@@ -283,7 +283,10 @@ async fn serve_udp(socket: Arc<tokio::net::UdpSocket>, handler: DnsHandler) {
         let (n, src) = match socket.recv_from(&mut buf).await {
             Ok(got) => got,
             Err(e) => {
+                // A UDP socket's errors pass (a datagram too large, an ICMP error of an
+                // earlier answer); a short pause keeps one that does not from spinning a core.
                 tracing::debug!(error = %e, "receiving a DNS query failed");
+                tokio::time::sleep(Duration::from_millis(1)).await;
                 continue;
             }
         };
