@@ -68,7 +68,7 @@ impl Deferred {
         if let Some(p) = self.provisioning {
             w.set_provisioning_state(id, generation, p)?;
             if let Some(st) = operation_status(p) {
-                w.finish_operations(id, st)?;
+                w.finish_operations(id, generation, st)?;
             }
         }
         write_events(w, id, &self.events)

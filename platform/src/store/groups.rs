@@ -629,10 +629,12 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Ends every operation in progress on `group_id` with `status`.
-    pub fn finish_operations(&self, group_id: i64, status: &str) -> Result<()> {
-        self.0.prepare_cached("UPDATE operations SET status = ?2, end_time = ?3 WHERE group_id = ?1 AND status = 'InProgress'")?.execute(
-            params![group_id, status, now_rfc3339()],
+    /// Ends every operation in progress on `group_id` with `status`, while the group is at
+    /// `generation` (a superseded supervisor must not end its successor's operation).
+    pub fn finish_operations(&self, group_id: i64, generation: i64, status: &str) -> Result<()> {
+        self.0.prepare_cached("UPDATE operations SET status = ?2, end_time = ?3 WHERE group_id = ?1 AND status = 'InProgress'
+               AND EXISTS (SELECT 1 FROM container_groups WHERE id = ?1 AND generation = ?4)")?.execute(
+            params![group_id, status, now_rfc3339(), generation],
         )?;
         Ok(())
     }
@@ -705,10 +707,11 @@ mod tests {
                 (base, base + 3),
                 100,
                 &|_| None,
-                None,
+                Some(("op-1", "/rid")),
             )
             .unwrap()
             .group;
+        let op_status = || store.operation("sub", "op-1").unwrap().unwrap().status;
         let failed: Result<()> = store.write(|w| {
             w.add_event(g.id, Some("web"), "Started", "started", "Normal")?;
             w.set_group_state(g.id, g.generation, GroupState::Running)?;
@@ -732,14 +735,22 @@ mod tests {
         assert_eq!(after.state, GroupState::Running);
         assert_eq!(after.provisioning_state, "Succeeded");
         assert_eq!(store.events(g.id).unwrap().len(), 1);
-        // A write for a superseded generation changes nothing.
+        // Writes for a superseded generation change nothing.
         store
-            .write(|w| w.set_group_state(g.id, g.generation - 1, GroupState::Failed))
+            .write(|w| {
+                w.set_group_state(g.id, g.generation - 1, GroupState::Failed)?;
+                w.finish_operations(g.id, g.generation - 1, "Failed")
+            })
             .unwrap();
         assert_eq!(
             store.group_by_id(g.id).unwrap().unwrap().state,
             GroupState::Running
         );
+        assert_eq!(op_status(), "InProgress");
+        store
+            .write(|w| w.finish_operations(g.id, g.generation, "Succeeded"))
+            .unwrap();
+        assert_eq!(op_status(), "Succeeded");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
