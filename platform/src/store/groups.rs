@@ -797,4 +797,58 @@ mod tests {
         ));
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[tokio::test]
+    async fn a_read_waits_for_a_held_connection_off_the_reactor() {
+        let (dir, store, scope, base) = fresh("read");
+        store
+            .put_group(
+                &scope,
+                "a",
+                &spec("a"),
+                (base, base + 3),
+                100,
+                &|_| None,
+                None,
+            )
+            .unwrap();
+        // Another thread holds the connection for a while, as a commit with its fsync does.
+        let held = store.clone();
+        let (taken_tx, taken) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let _conn = held.lock();
+            taken_tx.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        });
+        taken.recv().unwrap();
+        // This test's runtime has one thread: if the read waited on it, nothing else could run.
+        let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let ticker = {
+            let ticks = ticks.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        };
+        let n = scope.clone();
+        let g = store.read(move |r| r.group(&n, "a")).await.unwrap();
+        assert_eq!(g.expect("the group").name, "a");
+        assert!(
+            ticks.load(std::sync::atomic::Ordering::Relaxed) >= 5,
+            "the runtime went on while the read waited"
+        );
+        ticker.abort();
+        holder.join().unwrap();
+        // With the connection free, the read runs in place.
+        assert!(
+            store
+                .read(move |r| r.group(&scope, "b"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
