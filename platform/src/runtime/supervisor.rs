@@ -106,6 +106,30 @@ impl GroupCtx {
         std::mem::take(&mut *self.lock_deferred())
     }
 
+    /// One trip to the store: `deferred`, then `then`, in one transaction. A failure is
+    /// logged as `failed`; the supervisor goes on either way.
+    async fn commit(
+        &self,
+        deferred: Deferred,
+        failed: &'static str,
+        then: impl FnOnce(&Batch<'_>) -> Result<(), crate::store::Error> + Send + 'static,
+    ) {
+        let (id, generation) = (self.id, self.generation);
+        let r = self
+            .rt
+            .store
+            .run(move |s| {
+                s.write(|w| {
+                    deferred.write(w, id, generation)?;
+                    then(w)
+                })
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(group = id, error = %e, "{failed}");
+        }
+    }
+
     async fn event(
         &self,
         container: Option<&str>,
@@ -113,21 +137,14 @@ impl GroupCtx {
         message: String,
         warning: bool,
     ) {
-        let (id, generation, deferred) = (self.id, self.generation, self.take_deferred());
+        let id = self.id;
         let row = vec![(container.map(str::to_string), name, message, warning)];
-        let r = self
-            .rt
-            .store
-            .run(move |s| {
-                s.write(|w| {
-                    deferred.write(w, id, generation)?;
-                    write_events(w, id, &row)
-                })
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(group = id, error = %e, "recording an event failed");
-        }
+        self.commit(
+            self.take_deferred(),
+            "recording an event failed",
+            move |w| write_events(w, id, &row),
+        )
+        .await
     }
 
     /// Records a container's new state and the group state that follows from all of them.
@@ -156,26 +173,16 @@ impl GroupCtx {
             group_state(self.policy, main)
         };
         let (id, generation, c) = (self.id, self.generation, container.to_string());
-        let deferred = self.take_deferred();
         let rows: Vec<EventRow> = events
             .into_iter()
             .map(|(n, m, w)| (Some(c.clone()), n, m, w))
             .collect();
-        let r = self
-            .rt
-            .store
-            .run(move |s| {
-                s.write(|w| {
-                    deferred.write(w, id, generation)?;
-                    write_events(w, id, &rows)?;
-                    w.set_container_state(id, generation, &c, &state, restarted)?;
-                    w.set_group_state(id, generation, group_state)
-                })
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(group = id, error = %e, "recording a state failed");
-        }
+        self.commit(self.take_deferred(), "recording a state failed", move |w| {
+            write_events(w, id, &rows)?;
+            w.set_container_state(id, generation, &c, &state, restarted)?;
+            w.set_group_state(id, generation, group_state)
+        })
+        .await
     }
 
     /// A `BackOff` event (with the container's new state, if any), then a wait of `backoff`,
@@ -208,35 +215,20 @@ impl GroupCtx {
         let (id, generation) = (self.id, self.generation);
         let mut deferred = self.take_deferred();
         deferred.provisioning = Some("Failed");
-        let r = self
-            .rt
-            .store
-            .run(move |s| {
-                s.write(|w| {
-                    deferred.write(w, id, generation)?;
-                    w.set_group_state(id, generation, crate::model::GroupState::Failed)
-                })
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(group = id, error = %e, "recording a failed group failed");
-        }
+        self.commit(deferred, "recording a failed group failed", move |w| {
+            w.set_group_state(id, generation, crate::model::GroupState::Failed)
+        })
+        .await
     }
 
     /// Writes what is still deferred, if anything.
     async fn flush_deferred(&self) {
-        let (id, generation, deferred) = (self.id, self.generation, self.take_deferred());
+        let deferred = self.take_deferred();
         if deferred.provisioning.is_none() && deferred.events.is_empty() {
             return;
         }
-        let r = self
-            .rt
-            .store
-            .run(move |s| s.write(|w| deferred.write(w, id, generation)))
-            .await;
-        if let Err(e) = r {
-            tracing::error!(group = id, error = %e, "recording deferred events failed");
-        }
+        self.commit(deferred, "recording deferred events failed", |_| Ok(()))
+            .await
     }
 }
 
