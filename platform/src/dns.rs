@@ -195,12 +195,13 @@ async fn send<'a, R: ResponseHandler>(
 }
 
 fn failed(req: &Metadata) -> ResponseInfo {
-    ResponseInfo::from(failed_header(req))
+    ResponseInfo::from(error_header(req, ResponseCode::ServFail))
 }
 
-fn failed_header(req: &Metadata) -> Header {
+/// A response to `req` that is only a header with `code`.
+fn error_header(req: &Metadata, code: ResponseCode) -> Header {
     let mut metadata = Metadata::response_from_request(req);
-    metadata.response_code = ResponseCode::ServFail;
+    metadata.response_code = code;
     Header {
         metadata,
         counts: HeaderCounts::default(),
@@ -234,8 +235,10 @@ impl ResponseHandler for Encoded {
             Ok(info) => info,
             Err(_) => {
                 bytes.clear();
-                let header =
-                    failed_header(&Metadata::new(id, MessageType::Response, OpCode::Query));
+                let header = error_header(
+                    &Metadata::new(id, MessageType::Response, OpCode::Query),
+                    ResponseCode::ServFail,
+                );
                 header.emit(&mut BinEncoder::new(&mut bytes))?;
                 ResponseInfo::from(header)
             }
@@ -253,15 +256,10 @@ impl DnsHandler {
             Ok(r) => r,
             Err(_) => {
                 let header = Header::read(&mut BinDecoder::new(datagram)).ok()?;
-                let mut metadata = Metadata::response_from_request(&header.metadata);
-                metadata.response_code = ResponseCode::FormErr;
                 let mut bytes = Vec::with_capacity(12);
-                Header {
-                    metadata,
-                    counts: HeaderCounts::default(),
-                }
-                .emit(&mut BinEncoder::new(&mut bytes))
-                .ok()?;
+                error_header(&header.metadata, ResponseCode::FormErr)
+                    .emit(&mut BinEncoder::new(&mut bytes))
+                    .ok()?;
                 return Some(bytes);
             }
         };
