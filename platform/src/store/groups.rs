@@ -1,6 +1,6 @@
 //! Resource groups, container groups, their containers, events and async operations.
 
-use super::{Error, Reader, Result, Store};
+use super::{Batch, Error, Reader, Result, Store};
 use crate::model::{ContainerGroupSpec, ContainerState, Event, GroupState, Scope, now_rfc3339};
 use rusqlite::{OptionalExtension, Row, params};
 use std::collections::BTreeMap;
@@ -443,33 +443,29 @@ fn allocate_ip(tx: &rusqlite::Transaction<'_>, (first, last): (u32, u32)) -> Res
 
 impl Reader<'_> {
     pub fn group(&self, scope: &Scope, name: &str) -> Result<Option<GroupRow>> {
-        let conn = self.0;
-        let sql = format!(
-            "SELECT {GROUP_COLUMNS} FROM container_groups g JOIN resource_groups r ON r.subscription = g.subscription AND r.name_lc = g.resource_group_lc
-             WHERE g.subscription = ?1 AND g.resource_group_lc = ?2 AND g.name = ?3"
-        );
-        let pair = conn
-            .prepare_cached(&sql)?
-            .query_row(
-                params![
-                    scope.subscription,
-                    scope.resource_group.to_lowercase(),
-                    name
-                ],
-                group_from_row,
-            )
-            .optional()?;
-        pair.map(finish).transpose()
+        self.one_group(
+            "g.subscription = ?1 AND g.resource_group_lc = ?2 AND g.name = ?3",
+            params![
+                scope.subscription,
+                scope.resource_group.to_lowercase(),
+                name
+            ],
+        )
     }
 
     pub fn group_by_id(&self, id: i64) -> Result<Option<GroupRow>> {
-        let conn = self.0;
+        self.one_group("g.id = ?1", params![id])
+    }
+
+    /// The group that `filter` (on `g`, the group, and `r`, its resource group) selects.
+    fn one_group(&self, filter: &str, params: impl rusqlite::Params) -> Result<Option<GroupRow>> {
         let sql = format!(
-            "SELECT {GROUP_COLUMNS} FROM container_groups g JOIN resource_groups r ON r.subscription = g.subscription AND r.name_lc = g.resource_group_lc WHERE g.id = ?1"
+            "SELECT {GROUP_COLUMNS} FROM container_groups g JOIN resource_groups r ON r.subscription = g.subscription AND r.name_lc = g.resource_group_lc WHERE {filter}"
         );
-        let pair = conn
+        let pair = self
+            .0
             .prepare_cached(&sql)?
-            .query_row(params![id], group_from_row)
+            .query_row(params, group_from_row)
             .optional()?;
         pair.map(finish).transpose()
     }
@@ -533,23 +529,6 @@ impl Reader<'_> {
             })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
-    }
-}
-
-/// The runtime's writes of one step (a container's new state, the group's, their events,
-/// the provisioning state), made together by [`Store::write`] as one transaction.
-pub struct Batch<'a>(&'a rusqlite::Connection);
-
-impl Store {
-    /// Runs `f`'s writes as one transaction at synchronous=NORMAL: a supervisor's step costs
-    /// one commit, and each page it touches goes to the WAL once, instead of once per
-    /// statement. Nothing of it is written if `f` fails.
-    pub fn write<R>(&self, f: impl FnOnce(&Batch<'_>) -> Result<R>) -> Result<R> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let r = f(&Batch(&tx))?;
-        tx.commit()?;
-        Ok(r)
     }
 }
 

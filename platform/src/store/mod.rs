@@ -11,7 +11,7 @@ mod groups;
 mod logs;
 mod tokens;
 
-pub use groups::{Batch, ContainerRow, GroupRow, Operation, PutOutcome, ResourceGroupRow};
+pub use groups::{ContainerRow, GroupRow, Operation, PutOutcome, ResourceGroupRow};
 pub use logs::{LogLine, Stream};
 pub use tokens::TokenRow;
 
@@ -74,6 +74,10 @@ impl Drop for Durable<'_> {
 /// Point reads (one group, its containers and events, one token), on a connection already
 /// held: see [`Store::read`].
 pub struct Reader<'a>(&'a Connection);
+
+/// The runtime's writes of one step (a container's new state, the group's, their events,
+/// the provisioning state), made together by [`Store::write`] as one transaction.
+pub struct Batch<'a>(&'a Connection);
 
 /// A cheap handle; clones share one connection behind a mutex (SQLite serialises writers
 /// anyway, and one connection keeps the statement cache warm).
@@ -149,6 +153,17 @@ impl Store {
             Ok(r) => r,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
+    }
+
+    /// Runs `f`'s writes as one transaction at synchronous=NORMAL: a supervisor's step costs
+    /// one commit, and each page it touches goes to the WAL once, instead of once per
+    /// statement. Nothing of it is written if `f` fails.
+    pub fn write<R>(&self, f: impl FnOnce(&Batch<'_>) -> Result<R>) -> Result<R> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let r = f(&Batch(&tx))?;
+        tx.commit()?;
+        Ok(r)
     }
 
     /// Runs the point reads of `f` (a few indexed rows, pages the cache holds): in place

@@ -20,11 +20,6 @@ impl Store {
         Ok(())
     }
 
-    /// The token whose hash is `hash`, with that hash as stored (for a constant-time check).
-    pub fn token_by_hash(&self, hash: &str) -> Result<Option<(TokenRow, String)>> {
-        Reader(&self.lock()).token_by_hash(hash)
-    }
-
     pub fn list_tokens(&self) -> Result<Vec<TokenRow>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
