@@ -1,14 +1,15 @@
 //! Logs: collects the lines guests write, stores them in batches off the request path, and
 //! wakes followers (DESIGN.md §6).
 //!
-//! Guests never wait on SQLite: a line goes into a bounded channel and a writer task commits
-//! batches. If a guest outruns the writer so far that the channel is full, lines are dropped
-//! and the drop is counted into the container's log as a system line.
+//! Guests never wait on SQLite: the lines of a write go into a queue bounded in bytes and a
+//! writer task commits batches, one chunk per container. If a guest outruns the writer so
+//! far that the queue is full, lines are dropped and the drop is counted into the
+//! container's log.
 //! This module knows the store, not wasmtime or HTTP.
 
-use crate::model::now_rfc3339;
-use crate::store::{LogLine, Store, Stream};
+use crate::store::{LogPiece, Store, Stream};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -18,20 +19,24 @@ pub const DEFAULT_MAX_LINES: u64 = 10_000;
 /// A line longer than this is split into pieces of this size (DESIGN.md §6: long lines are
 /// kept whole up to a documented limit).
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
-/// Lines in flight between guests and the writer; past this a flooding guest loses lines.
-const CHANNEL_LINES: usize = 64 * 1024;
-/// A guest's writes wait (wasi stream back-pressure) while fewer than this many slots are
-/// free, so a flood slows its writer down instead of losing its latest lines.
-const ROOM_LINES: usize = 16 * 1024;
-/// Most lines in one transaction: one commit per batch keeps a flood cheap.
-const BATCH_LINES: usize = 4096;
+/// Bytes of log in flight between guests and the writer; past this a flooding guest loses
+/// lines.
+const QUEUE_BYTES: usize = 16 << 20;
+/// A guest's writes wait (wasi stream back-pressure) while more than this is queued, so a
+/// flood slows its writer down instead of losing its latest lines.
+const ROOM_BYTES: usize = 12 << 20;
+/// Most pieces (a guest's write each) in one transaction: one commit per batch keeps a
+/// flood cheap.
+const BATCH_PIECES: usize = 1024;
 
 pub struct LogHub {
-    tx: mpsc::Sender<LogLine>,
+    tx: mpsc::UnboundedSender<LogPiece>,
+    /// Bytes sent to the writer and not yet taken by it.
+    queued: Arc<AtomicUsize>,
     /// Bumped after every committed batch; followers wait on it.
     written: watch::Receiver<u64>,
     /// Lines dropped because the queue was full, per (group, container), not yet stored.
-    dropped: Arc<Mutex<HashMap<(i64, String), u64>>>,
+    dropped: Arc<Mutex<HashMap<(i64, Arc<str>), u64>>>,
     /// Woken after every batch the writer takes off the queue.
     room: Arc<tokio::sync::Notify>,
 }
@@ -39,46 +44,46 @@ pub struct LogHub {
 impl LogHub {
     /// Starts the writer task. It ends when every sender is gone, after a last flush.
     pub fn start(store: Store, max_lines: u64) -> Arc<LogHub> {
-        let (tx, rx) = mpsc::channel(CHANNEL_LINES);
+        let (tx, rx) = mpsc::unbounded_channel();
         let (written_tx, written) = watch::channel(0u64);
-        let dropped = Arc::new(Mutex::new(HashMap::new()));
-        let room = Arc::new(tokio::sync::Notify::new());
+        let hub = Arc::new(LogHub {
+            tx,
+            queued: Arc::new(AtomicUsize::new(0)),
+            written,
+            dropped: Arc::new(Mutex::new(HashMap::new())),
+            room: Arc::new(tokio::sync::Notify::new()),
+        });
         tokio::spawn(writer(
             store,
             rx,
             written_tx,
             max_lines,
-            dropped.clone(),
-            room.clone(),
+            hub.queued.clone(),
+            hub.dropped.clone(),
+            hub.room.clone(),
         ));
-        Arc::new(LogHub {
-            tx,
-            written,
-            dropped,
-            room,
-        })
+        hub
     }
 
-    /// Queues one line. Never blocks: a full queue drops the line and counts it.
-    pub fn push(&self, group_id: i64, container: &str, stream: Stream, line: String) {
-        let line = LogLine {
-            id: 0,
-            group_id,
-            container: container.to_string(),
-            ts: now_rfc3339(),
-            stream,
-            line,
-        };
-        if let Err(e) = self.tx.try_send(line) {
-            let line = e.into_inner();
+    /// Queues the lines of one write. Never blocks: a full queue drops them and counts them.
+    pub fn push(&self, piece: LogPiece) {
+        let size = piece.data.len();
+        if self.queued.fetch_add(size, Ordering::AcqRel) + size > QUEUE_BYTES {
+            self.queued.fetch_sub(size, Ordering::AcqRel);
             let mut dropped = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
-            *dropped.entry((line.group_id, line.container)).or_default() += 1;
+            *dropped.entry((piece.group_id, piece.container)).or_default() +=
+                u64::from(piece.lines);
+            return;
+        }
+        if let Err(e) = self.tx.send(piece) {
+            // The writer is gone (shutdown): nothing will take these bytes.
+            self.queued.fetch_sub(e.0.data.len(), Ordering::AcqRel);
         }
     }
 
     /// Whether a guest may write now without risking dropped lines.
     pub fn has_room(&self) -> bool {
-        self.tx.capacity() >= ROOM_LINES
+        self.queued.load(Ordering::Acquire) <= ROOM_BYTES
     }
 
     /// Waits until [`LogHub::has_room`].
@@ -100,16 +105,9 @@ impl LogHub {
     /// Waits until everything queued before this call is stored (tests, shutdown).
     pub async fn flush(&self) {
         let mut rx = self.subscribe();
-        let marker = self.tx.send(LogLine {
-            id: -1,
-            group_id: -1,
-            container: String::new(),
-            ts: String::new(),
-            stream: Stream::System,
-            line: String::new(),
-        });
-        if marker.await.is_ok() {
-            let start = *rx.borrow_and_update();
+        let start = *rx.borrow_and_update();
+        // An empty piece only asks for a commit notification.
+        if self.tx.send(LogPiece::new(-1, "".into())).is_ok() {
             while *rx.borrow() == start {
                 if rx.changed().await.is_err() {
                     break;
@@ -121,27 +119,40 @@ impl LogHub {
 
 async fn writer(
     store: Store,
-    mut rx: mpsc::Receiver<LogLine>,
+    mut rx: mpsc::UnboundedReceiver<LogPiece>,
     written: watch::Sender<u64>,
     max_lines: u64,
-    dropped: Arc<Mutex<HashMap<(i64, String), u64>>>,
+    queued: Arc<AtomicUsize>,
+    dropped: Arc<Mutex<HashMap<(i64, Arc<str>), u64>>>,
     room: Arc<tokio::sync::Notify>,
 ) {
-    let mut batch = Vec::with_capacity(BATCH_LINES);
-    while rx.recv_many(&mut batch, BATCH_LINES).await > 0 {
+    let mut batch = Vec::with_capacity(BATCH_PIECES);
+    while rx.recv_many(&mut batch, BATCH_PIECES).await > 0 {
+        let full = batch.len() >= BATCH_PIECES;
+        let taken: usize = batch.iter().map(|p| p.data.len()).sum();
+        queued.fetch_sub(taken, Ordering::AcqRel);
         room.notify_waiters();
-        // A flush marker (id -1) only asks for a commit notification.
-        batch.retain(|l| l.id != -1);
-        let lines = std::mem::take(&mut batch);
-        let drops: Vec<((i64, String), u64)> = dropped
+        // One chunk per container and batch, its lines in the order they came.
+        let mut chunks: Vec<LogPiece> = Vec::new();
+        let mut index: HashMap<(i64, Arc<str>), usize> = HashMap::new();
+        for p in batch.drain(..).filter(|p| p.lines > 0) {
+            match index.get(&(p.group_id, p.container.clone())) {
+                Some(&i) => chunks[i].append(&p),
+                None => {
+                    index.insert((p.group_id, p.container.clone()), chunks.len());
+                    chunks.push(p);
+                }
+            }
+        }
+        let drops: Vec<((i64, Arc<str>), u64)> = dropped
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .drain()
             .collect();
         let store = store.clone();
-        let lines = tokio::task::spawn_blocking(move || {
-            if !lines.is_empty()
-                && let Err(e) = store.append_logs(&lines, max_lines)
+        let _ = tokio::task::spawn_blocking(move || {
+            if !chunks.is_empty()
+                && let Err(e) = store.append_logs(&chunks, max_lines)
             {
                 tracing::error!(error = %e, "storing logs failed");
             }
@@ -150,13 +161,8 @@ async fn writer(
                     tracing::error!(error = %e, "counting dropped log lines failed");
                 }
             }
-            lines
         })
-        .await
-        .unwrap_or_default();
-        let full = lines.len() >= BATCH_LINES;
-        batch = lines;
-        batch.clear();
+        .await;
         written.send_modify(|n| *n += 1);
         // Let a burst accumulate a little so a flood commits in large batches; after a full
         // batch there is more waiting already.
@@ -167,7 +173,8 @@ async fn writer(
 }
 
 /// Splits a guest's byte stream into lines. One per container stream, shared by every
-/// output-stream handle the guest opens, so a line written in pieces stays one line.
+/// output-stream handle the guest opens, so a line written in pieces stays one line. The
+/// lines of one write go to the hub together, stamped with its time.
 pub struct LineSplitter {
     hub: Arc<LogHub>,
     group_id: i64,
@@ -192,36 +199,63 @@ impl LineSplitter {
     }
 
     pub fn write(&mut self, mut bytes: &[u8]) {
+        let ts = now_nanos();
+        let mut piece = LogPiece::new(self.group_id, self.container.clone());
         while let Some(nl) = bytes.iter().position(|b| *b == b'\n') {
-            self.partial.extend_from_slice(&bytes[..nl]);
-            self.emit();
+            if self.partial.is_empty() {
+                self.line(&mut piece, ts, &bytes[..nl]);
+            } else {
+                self.partial.extend_from_slice(&bytes[..nl]);
+                let raw = std::mem::take(&mut self.partial);
+                self.line(&mut piece, ts, &raw);
+            }
             bytes = &bytes[nl + 1..];
         }
         self.partial.extend_from_slice(bytes);
-        while self.partial.len() >= MAX_LINE_BYTES {
-            let rest = self.partial.split_off(MAX_LINE_BYTES);
-            self.emit();
-            self.partial = rest;
+        if self.partial.len() >= MAX_LINE_BYTES {
+            let keep = self.partial.len() % MAX_LINE_BYTES;
+            let rest = self.partial.split_off(self.partial.len() - keep);
+            let whole = std::mem::replace(&mut self.partial, rest);
+            self.line(&mut piece, ts, &whole);
         }
+        self.send(piece);
     }
 
     /// Emits what is left as a line of its own (the guest ended mid-line).
     pub fn finish(&mut self) {
         if !self.partial.is_empty() {
-            self.emit();
+            let mut piece = LogPiece::new(self.group_id, self.container.clone());
+            let raw = std::mem::take(&mut self.partial);
+            self.line(&mut piece, now_nanos(), &raw);
+            self.send(piece);
         }
     }
 
-    fn emit(&mut self) {
-        let mut raw = std::mem::take(&mut self.partial);
-        if raw.last() == Some(&b'\r') {
-            raw.pop();
+    /// Adds `raw` (without its newline) to `piece`: one line, or pieces of
+    /// [`MAX_LINE_BYTES`] if it is longer.
+    fn line(&self, piece: &mut LogPiece, ts: i64, raw: &[u8]) {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.is_empty() {
+            piece.push(self.stream, ts, raw);
         }
-        let line = String::from_utf8(raw)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        self.hub
-            .push(self.group_id, &self.container, self.stream, line);
+        for part in raw.chunks(MAX_LINE_BYTES) {
+            piece.push(self.stream, ts, part);
+        }
     }
+
+    fn send(&self, piece: LogPiece) {
+        if piece.lines > 0 {
+            self.hub.push(piece);
+        }
+    }
+}
+
+/// Now, in Unix nanoseconds.
+fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 impl Drop for LineSplitter {
@@ -265,6 +299,18 @@ mod tests {
             .collect();
         assert_eq!(lines, ["three", "four", "five"]);
         assert_eq!(store.log_counts(g.id, "c").unwrap(), (3, 2));
+
+        // A line longer than the limit is kept in pieces of it; an empty line is a line.
+        let hub = LogHub::start(store.clone(), 100);
+        let mut out = LineSplitter::new(hub.clone(), g.id, "d".into(), Stream::Stderr);
+        let long = "y".repeat(MAX_LINE_BYTES * 2 + 5);
+        out.write(format!("{long}\n\nend").as_bytes());
+        drop(out);
+        hub.flush().await;
+        let lines = store.logs(g.id, "d", None).unwrap();
+        let lens: Vec<usize> = lines.iter().map(|l| l.line.len()).collect();
+        assert_eq!(lens, [MAX_LINE_BYTES, MAX_LINE_BYTES, 5, 0, 3]);
+        assert!(lines.iter().all(|l| l.stream == Stream::Stderr));
         std::fs::remove_dir_all(&dir).ok();
     }
 }

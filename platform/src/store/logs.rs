@@ -1,10 +1,17 @@
 //! Container logs: every line a guest writes, with its time and stream, bounded per
 //! container (oldest dropped first, the drop counted).
+//!
+//! A container's log is stored in chunks: one row per batch of its lines, encoded (see
+//! [`LogPiece`]). Storing a batch and trimming the oldest lines cost a row each, not a row
+//! and an index entry per line. Lines have ids, increasing per container: a chunk's row id
+//! is the id of its last line, and its `n` lines are numbered up to it. Trimming deletes
+//! whole chunks and raises the container's `floor` past lines of a chunk it only partly
+//! drops; reads skip lines below the floor.
 
-use super::{Result, Store};
-use rusqlite::params;
+use super::{Error, Result, Store};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -22,24 +29,25 @@ impl Stream {
             Stream::System => "system",
         }
     }
-    fn parse(s: &str) -> Stream {
-        match s {
-            "stdout" => Stream::Stdout,
-            "stderr" => Stream::Stderr,
+    fn code(self) -> u8 {
+        match self {
+            Stream::Stdout => 0,
+            Stream::Stderr => 1,
+            Stream::System => 2,
+        }
+    }
+    fn from_code(c: u8) -> Stream {
+        match c {
+            0 => Stream::Stdout,
+            1 => Stream::Stderr,
             _ => Stream::System,
         }
     }
 }
 
-impl rusqlite::ToSql for Stream {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(self.as_str().into())
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct LogLine {
-    /// Row id: increasing, so a follower resumes after the last id it saw. 0 before storing.
+    /// Increasing per container, so a follower resumes after the last id it saw.
     pub id: i64,
     pub group_id: i64,
     pub container: String,
@@ -48,96 +56,158 @@ pub struct LogLine {
     pub line: String,
 }
 
-/// Log lines stored by one statement in a batch.
-const INSERT_ROWS: usize = 32;
-
-/// `INSERT INTO logs ... VALUES (...), (...)` for `rows` lines.
-fn insert_sql(rows: usize) -> String {
-    let values: Vec<String> = (0..rows)
-        .map(|i| {
-            let b = i * 5;
-            format!(
-                "(?{}, ?{}, ?{}, ?{}, ?{})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5
-            )
-        })
-        .collect();
-    format!(
-        "INSERT INTO logs (group_id, container, ts, stream, line) VALUES {}",
-        values.join(", ")
-    )
+/// Lines of one container, encoded as they are stored. Each line is its stream (1 byte),
+/// its time (Unix nanoseconds, 8 bytes LE), its length (4 bytes LE) and its UTF-8 text.
+#[derive(Debug, Clone)]
+pub struct LogPiece {
+    pub group_id: i64,
+    pub container: Arc<str>,
+    pub lines: u32,
+    pub data: Vec<u8>,
 }
 
-static INSERT_MANY: LazyLock<String> = LazyLock::new(|| insert_sql(INSERT_ROWS));
-static INSERT_ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
+const LINE_HEAD: usize = 1 + 8 + 4;
 
-/// A line's values, in `insert_sql`'s order.
-fn row(l: &LogLine) -> [&dyn rusqlite::ToSql; 5] {
-    [&l.group_id, &l.container, &l.ts, &l.stream, &l.line]
+impl LogPiece {
+    pub fn new(group_id: i64, container: Arc<str>) -> LogPiece {
+        LogPiece {
+            group_id,
+            container,
+            lines: 0,
+            data: Vec::new(),
+        }
+    }
+
+    /// Appends a line written at `ts_nanos`; bytes that are not UTF-8 are replaced.
+    pub fn push(&mut self, stream: Stream, ts_nanos: i64, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        self.data.reserve(LINE_HEAD + text.len());
+        self.data.push(stream.code());
+        self.data.extend_from_slice(&ts_nanos.to_le_bytes());
+        self.data
+            .extend_from_slice(&(text.len() as u32).to_le_bytes());
+        self.data.extend_from_slice(text.as_bytes());
+        self.lines += 1;
+    }
+
+    /// Appends every line of `other` after this piece's.
+    pub fn append(&mut self, other: &LogPiece) {
+        self.data.extend_from_slice(&other.data);
+        self.lines += other.lines;
+    }
+}
+
+/// Calls `f` with each line of the chunk whose last line is `last`: its id, stream, time
+/// and text, oldest first.
+fn decode(data: &[u8], n: i64, last: i64, mut f: impl FnMut(i64, Stream, i64, &str)) -> Result<()> {
+    let bad = || Error::Corrupt(format!("log chunk {last} is unreadable"));
+    let mut at = 0;
+    let mut id = last - n + 1;
+    while at < data.len() {
+        let head = data.get(at..at + LINE_HEAD).ok_or_else(bad)?;
+        let ts = i64::from_le_bytes(head[1..9].try_into().map_err(|_| bad())?);
+        let len = u32::from_le_bytes(head[9..13].try_into().map_err(|_| bad())?) as usize;
+        let text = data
+            .get(at + LINE_HEAD..at + LINE_HEAD + len)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .ok_or_else(bad)?;
+        f(id, Stream::from_code(head[0]), ts, text);
+        at += LINE_HEAD + len;
+        id += 1;
+    }
+    if id != last + 1 {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// A stored time in RFC 3339 with nanoseconds, as the API shows every time.
+fn rfc3339(ts_nanos: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts_nanos))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// The chunks of a container from the query `sql` (`?1` group, `?2` container, `?3` an
+/// id), decoded line by line into `f`; no further chunk is read once `f` returns `false`.
+fn scan(
+    conn: &Connection,
+    sql: &str,
+    group_id: i64,
+    container: &str,
+    id: i64,
+    mut f: impl FnMut(LogLine) -> bool,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params![group_id, container, id])?;
+    let mut more = true;
+    while more
+        && let Some(r) = rows.next()?
+    {
+        let (last, n): (i64, i64) = (r.get(0)?, r.get(1)?);
+        decode(r.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?, n, last, |id, stream, ts, text| {
+            more = f(LogLine {
+                id,
+                group_id,
+                container: container.to_string(),
+                ts: rfc3339(ts),
+                stream,
+                line: text.to_string(),
+            })
+        })?;
+    }
+    Ok(())
 }
 
 impl Store {
-    /// Stores a batch of lines in one transaction and trims each container touched to
-    /// `max_lines`. Lines of groups deleted meanwhile are skipped.
-    pub fn append_logs(&self, lines: &[LogLine], max_lines: u64) -> Result<()> {
+    /// Stores pieces of log in one transaction, a chunk per piece, and trims each container
+    /// touched to `max_lines`. Pieces of groups deleted meanwhile are skipped.
+    pub fn append_logs(&self, pieces: &[LogPiece], max_lines: u64) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let mut added: BTreeMap<(i64, &str), u64> = BTreeMap::new();
         {
-            // Lines of a group deleted meanwhile are dropped: asked once per group and batch.
             let mut exists =
                 tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM container_groups WHERE id = ?1)")?;
             let mut live: BTreeMap<i64, bool> = BTreeMap::new();
-            let mut kept: Vec<&LogLine> = Vec::with_capacity(lines.len());
-            for l in lines {
-                let alive = match live.get(&l.group_id) {
+            // Ids go on from the newest chunk, so every new line's id is above every id a
+            // follower of a living container has seen.
+            let mut last: i64 = tx
+                .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM log_chunks")?
+                .query_row([], |r| r.get(0))?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO log_chunks (id, group_id, container, n, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut count = tx.prepare_cached(
+                "INSERT INTO log_counts (group_id, container, lines, dropped) VALUES (?1, ?2, ?3, 0)
+                 ON CONFLICT (group_id, container) DO UPDATE SET lines = lines + ?3
+                 RETURNING lines, floor",
+            )?;
+            for p in pieces.iter().filter(|p| p.lines > 0) {
+                let alive = match live.get(&p.group_id) {
                     Some(a) => *a,
                     None => {
-                        let a: bool = exists.query_row(params![l.group_id], |r| r.get(0))?;
-                        live.insert(l.group_id, a);
+                        let a: bool = exists.query_row(params![p.group_id], |r| r.get(0))?;
+                        live.insert(p.group_id, a);
                         a
                     }
                 };
-                if alive {
-                    kept.push(l);
-                    *added.entry((l.group_id, l.container.as_str())).or_default() += 1;
+                if !alive {
+                    continue;
                 }
-            }
-            // Many rows per statement: a flood spends less in SQLite's per-statement work.
-            let mut chunks = kept.chunks_exact(INSERT_ROWS);
-            let mut many = tx.prepare_cached(&INSERT_MANY)?;
-            for chunk in chunks.by_ref() {
-                many.execute(rusqlite::params_from_iter(
-                    chunk.iter().flat_map(|l| row(l)),
-                ))?;
-            }
-            let mut one = tx.prepare_cached(&INSERT_ONE)?;
-            for l in chunks.remainder() {
-                one.execute(rusqlite::params_from_iter(row(l)))?;
-            }
-        }
-        for ((group_id, container), n) in added {
-            tx.prepare_cached("INSERT INTO log_counts (group_id, container, lines, dropped) VALUES (?1, ?2, ?3, 0)
-                 ON CONFLICT (group_id, container) DO UPDATE SET lines = lines + ?3")?.execute(
-                params![group_id, container, n],
-            )?;
-            let total: u64 = tx
-                .prepare_cached(
-                    "SELECT lines FROM log_counts WHERE group_id = ?1 AND container = ?2",
-                )?
-                .query_row(params![group_id, container], |r| r.get(0))?;
-            if total > max_lines {
-                let excess = total - max_lines;
-                tx.prepare_cached("DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE group_id = ?1 AND container = ?2 ORDER BY id LIMIT ?3)")?.execute(
-                    params![group_id, container, excess],
-                )?;
-                tx.prepare_cached("UPDATE log_counts SET lines = lines - ?3, dropped = dropped + ?3 WHERE group_id = ?1 AND container = ?2")?.execute(
-                    params![group_id, container, excess],
-                )?;
+                last += i64::from(p.lines);
+                let container: &str = &p.container;
+                insert.execute(params![last, p.group_id, container, p.lines, p.data])?;
+                let (total, floor): (u64, i64) = count
+                    .query_row(params![p.group_id, container, p.lines], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?;
+                if total > max_lines {
+                    trim(&tx, p.group_id, container, total - max_lines, floor)?;
+                }
             }
         }
         tx.commit()?;
@@ -152,28 +222,38 @@ impl Store {
         tail: Option<usize>,
     ) -> Result<Vec<LogLine>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, ts, stream, line FROM (
-                SELECT id, ts, stream, line FROM logs WHERE group_id = ?1 AND container = ?2 ORDER BY id DESC LIMIT ?3
-             ) ORDER BY id",
+        let floor = floor(&conn, group_id, container)?;
+        let want = tail.unwrap_or(usize::MAX);
+        // Newest chunk first; the lines of each come oldest first, so each chunk is
+        // collected on its own and the chunks put back in order at the end.
+        let mut chunks: Vec<Vec<LogLine>> = vec![Vec::new()];
+        let mut have = 0;
+        let mut chunk_last = i64::MAX;
+        scan(
+            &conn,
+            "SELECT id, n, data FROM log_chunks WHERE group_id = ?1 AND container = ?2 AND id >= ?3 ORDER BY id DESC",
+            group_id,
+            container,
+            floor,
+            |l| {
+                if l.id < chunk_last {
+                    chunks.push(Vec::new());
+                }
+                chunk_last = l.id;
+                if l.id >= floor {
+                    have += 1;
+                    chunks.last_mut().expect("pushed above").push(l);
+                }
+                have < want
+            },
         )?;
-        let limit = tail.map(|t| t as i64).unwrap_or(-1);
-        let rows = stmt
-            .query_map(params![group_id, container, limit], |r| {
-                Ok(LogLine {
-                    id: r.get(0)?,
-                    group_id,
-                    container: container.to_string(),
-                    ts: r.get(1)?,
-                    stream: Stream::parse(&r.get::<_, String>(2)?),
-                    line: r.get(3)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        let mut lines: Vec<LogLine> = chunks.into_iter().rev().flatten().collect();
+        let skip = lines.len().saturating_sub(want);
+        lines.drain(..skip);
+        Ok(lines)
     }
 
-    /// Lines stored after row `after_id`, oldest first, at most `limit`.
+    /// Lines stored after line `after_id`, oldest first, at most `limit`.
     pub fn logs_after(
         &self,
         group_id: i64,
@@ -182,22 +262,22 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<LogLine>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, ts, stream, line FROM logs WHERE group_id = ?1 AND container = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+        let from = floor(&conn, group_id, container)?.max(after_id + 1);
+        let mut lines = Vec::new();
+        scan(
+            &conn,
+            "SELECT id, n, data FROM log_chunks WHERE group_id = ?1 AND container = ?2 AND id >= ?3 ORDER BY id",
+            group_id,
+            container,
+            from,
+            |l| {
+                if l.id >= from && lines.len() < limit {
+                    lines.push(l);
+                }
+                lines.len() < limit
+            },
         )?;
-        let rows = stmt
-            .query_map(params![group_id, container, after_id, limit as i64], |r| {
-                Ok(LogLine {
-                    id: r.get(0)?,
-                    group_id,
-                    container: container.to_string(),
-                    ts: r.get(1)?,
-                    stream: Stream::parse(&r.get::<_, String>(2)?),
-                    line: r.get(3)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        Ok(lines)
     }
 
     /// Counts lines a container lost before they could be stored.
@@ -214,7 +294,6 @@ impl Store {
 
     /// `(lines kept, lines dropped)` for a container.
     pub fn log_counts(&self, group_id: i64, container: &str) -> Result<(u64, u64)> {
-        use rusqlite::OptionalExtension;
         Ok(self
             .lock()
             .prepare_cached(
@@ -223,5 +302,250 @@ impl Store {
             .query_row(params![group_id, container], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?
             .unwrap_or((0, 0)))
+    }
+}
+
+/// The id of a container's oldest kept line, or below it (lines under it were trimmed).
+fn floor(conn: &Connection, group_id: i64, container: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT floor FROM log_counts WHERE group_id = ?1 AND container = ?2")?
+        .query_row(params![group_id, container], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Drops a container's `excess` oldest kept lines: whole chunks are deleted, and a chunk
+/// only partly dropped stays, with the floor raised past its dropped lines.
+fn trim(conn: &Connection, group_id: i64, container: &str, excess: u64, floor: i64) -> Result<()> {
+    let mut left = i64::try_from(excess).unwrap_or(i64::MAX);
+    let mut floor = floor;
+    let mut gone = Vec::new();
+    {
+        let mut oldest = conn.prepare_cached(
+            "SELECT id, n FROM log_chunks WHERE group_id = ?1 AND container = ?2 ORDER BY id",
+        )?;
+        let mut rows = oldest.query(params![group_id, container])?;
+        while left > 0
+            && let Some(r) = rows.next()?
+        {
+            let (last, n): (i64, i64) = (r.get(0)?, r.get(1)?);
+            let start = (last - n + 1).max(floor);
+            let kept = last - start + 1;
+            if kept <= left {
+                gone.push(last);
+                left -= kept;
+                floor = last + 1;
+            } else {
+                floor = start + left;
+                left = 0;
+            }
+        }
+    }
+    let mut delete = conn.prepare_cached("DELETE FROM log_chunks WHERE id = ?1")?;
+    for id in gone {
+        delete.execute(params![id])?;
+    }
+    let dropped = i64::try_from(excess).unwrap_or(i64::MAX) - left;
+    conn.prepare_cached(
+        "UPDATE log_counts SET lines = lines - ?3, dropped = dropped + ?3, floor = ?4
+         WHERE group_id = ?1 AND container = ?2",
+    )?
+    .execute(params![group_id, container, dropped, floor])?;
+    Ok(())
+}
+
+/// Moves the lines of an older database's `logs` table (a row per line) into chunks, a
+/// chunk per container, and drops the table. Ids are numbered afresh: no follower
+/// outlives the restart that runs this.
+pub(super) fn migrate_lines(conn: &Connection) -> rusqlite::Result<()> {
+    let old: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'logs')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !old {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    let mut pieces: BTreeMap<(i64, String), LogPiece> = BTreeMap::new();
+    {
+        let mut stmt =
+            tx.prepare("SELECT group_id, container, ts, stream, line FROM logs ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let (group_id, container): (i64, String) = (r.get(0)?, r.get(1)?);
+            let ts: String = r.get(2)?;
+            let ts = time::OffsetDateTime::parse(&ts, &time::format_description::well_known::Rfc3339)
+                .map(|t| t.unix_timestamp_nanos() as i64)
+                .unwrap_or(0);
+            let stream = match r.get_ref(3)?.as_str()? {
+                "stdout" => Stream::Stdout,
+                "stderr" => Stream::Stderr,
+                _ => Stream::System,
+            };
+            let line: String = r.get(4)?;
+            pieces
+                .entry((group_id, container.clone()))
+                .or_insert_with(|| LogPiece::new(group_id, container.as_str().into()))
+                .push(stream, ts, line.as_bytes());
+        }
+    }
+    let mut last = 0i64;
+    for p in pieces.values() {
+        last += i64::from(p.lines);
+        let container: &str = &p.container;
+        tx.execute(
+            "INSERT INTO log_chunks (id, group_id, container, n, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![last, p.group_id, container, p.lines, p.data],
+        )?;
+    }
+    tx.execute_batch("UPDATE log_counts SET floor = 0; DROP TABLE logs;")?;
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ContainerGroupSpec, Scope};
+
+    /// A fresh store holding one group; its id.
+    fn fresh(tag: &str) -> (std::path::PathBuf, Store, i64) {
+        let dir = std::env::temp_dir().join(format!("waci-logs-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&dir.join("waci.db")).unwrap();
+        let spec: ContainerGroupSpec = serde_json::from_value(serde_json::json!({
+            "location": "local", "tags": {}, "os_type": "Linux", "restart_policy": "Never",
+            "containers": [], "init_containers": [], "volumes": [], "registry_credentials": [], "ip_address": null
+        }))
+        .unwrap();
+        let scope = Scope {
+            subscription: "s".into(),
+            resource_group: "rg".into(),
+        };
+        let g = store
+            .put_group(&scope, "g", &spec, (1, 10), 10, &|_| None, None)
+            .unwrap()
+            .group;
+        (dir, store, g.id)
+    }
+
+    fn piece(g: i64, c: &str, lines: &[&str]) -> LogPiece {
+        let mut p = LogPiece::new(g, c.into());
+        for (i, l) in lines.iter().enumerate() {
+            p.push(Stream::Stdout, 1_700_000_000_000_000_000 + i as i64, l.as_bytes());
+        }
+        p
+    }
+
+    fn text(lines: &[LogLine]) -> Vec<&str> {
+        lines.iter().map(|l| l.line.as_str()).collect()
+    }
+
+    #[test]
+    fn chunks_read_back_in_order_by_tail_and_after_an_id() {
+        let (dir, store, g) = fresh("read");
+        store
+            .append_logs(&[piece(g, "a", &["1", "2", "3"]), piece(g, "b", &["x"])], 100)
+            .unwrap();
+        store.append_logs(&[piece(g, "a", &["4", "5"])], 100).unwrap();
+        let all = store.logs(g, "a", None).unwrap();
+        assert_eq!(text(&all), ["1", "2", "3", "4", "5"]);
+        assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
+        assert_eq!(all[0].ts, "2023-11-14T22:13:20Z");
+        assert_eq!(all[1].ts, "2023-11-14T22:13:20.000000001Z");
+        assert_eq!(text(&store.logs(g, "a", Some(4)).unwrap()), ["2", "3", "4", "5"]);
+        assert_eq!(text(&store.logs(g, "a", Some(1)).unwrap()), ["5"]);
+        assert!(store.logs(g, "a", Some(0)).unwrap().is_empty());
+        assert_eq!(text(&store.logs(g, "b", None).unwrap()), ["x"]);
+        assert_eq!(text(&store.logs_after(g, "a", all[1].id, 2).unwrap()), ["3", "4"]);
+        assert_eq!(text(&store.logs_after(g, "a", all[2].id, 100).unwrap()), ["4", "5"]);
+        assert!(store.logs_after(g, "a", all[4].id, 100).unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn trimming_drops_whole_chunks_and_part_of_one() {
+        let (dir, store, g) = fresh("trim");
+        for lines in [&["1", "2", "3"][..], &["4", "5"], &["6", "7", "8"]] {
+            store.append_logs(&[piece(g, "a", lines)], 4).unwrap();
+        }
+        let kept = store.logs(g, "a", None).unwrap();
+        assert_eq!(text(&kept), ["5", "6", "7", "8"]);
+        assert_eq!(store.log_counts(g, "a").unwrap(), (4, 4));
+        // The first chunk is gone; the second stays with its first line below the floor.
+        let chunks: i64 = store
+            .lock()
+            .query_row("SELECT COUNT(*) FROM log_chunks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(chunks, 2);
+        assert_eq!(text(&store.logs(g, "a", Some(10)).unwrap()), ["5", "6", "7", "8"]);
+        assert_eq!(text(&store.logs_after(g, "a", 0, 2).unwrap()), ["5", "6"]);
+        // One chunk larger than the bound keeps only its newest lines.
+        store.append_logs(&[piece(g, "a", &["9", "10", "11", "12", "13"])], 4).unwrap();
+        assert_eq!(text(&store.logs(g, "a", None).unwrap()), ["10", "11", "12", "13"]);
+        assert_eq!(store.log_counts(g, "a").unwrap(), (4, 9));
+        // A group's chunks go with it.
+        store.delete_group(g).unwrap();
+        let chunks: i64 = store
+            .lock()
+            .query_row("SELECT COUNT(*) FROM log_chunks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(chunks, 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn lines_of_an_older_database_move_into_chunks() {
+        let (dir, store, g) = fresh("migrate");
+        {
+            let conn = store.lock();
+            conn.execute_batch(
+                "CREATE TABLE logs (id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL,
+                    container TEXT NOT NULL, ts TEXT NOT NULL, stream TEXT NOT NULL, line TEXT NOT NULL);",
+            )
+            .unwrap();
+            for (c, ts, stream, line) in [
+                ("a", "2026-11-24T10:00:00.5Z", "stdout", "one"),
+                ("b", "2026-11-24T10:00:01Z", "stderr", "other"),
+                ("a", "2026-11-24T10:00:02Z", "stderr", "two"),
+            ] {
+                conn.execute(
+                    "INSERT INTO logs (group_id, container, ts, stream, line) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![g, c, ts, stream, line],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO log_counts (group_id, container, lines, dropped) VALUES (?1, 'a', 2, 7)",
+                params![g],
+            )
+            .unwrap();
+        }
+        migrate_lines(&store.lock()).unwrap();
+        let a = store.logs(g, "a", None).unwrap();
+        assert_eq!(text(&a), ["one", "two"]);
+        assert_eq!(a[0].ts, "2026-11-24T10:00:00.5Z");
+        assert_eq!(a[1].stream, Stream::Stderr);
+        assert_eq!(text(&store.logs(g, "b", None).unwrap()), ["other"]);
+        assert_eq!(store.log_counts(g, "a").unwrap(), (2, 7));
+        let old: i64 = store
+            .lock()
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'logs'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(old, 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_damaged_chunk_is_an_error_not_a_panic() {
+        let (dir, store, g) = fresh("damaged");
+        store.append_logs(&[piece(g, "a", &["whole"])], 100).unwrap();
+        store
+            .lock()
+            .execute("UPDATE log_chunks SET data = substr(data, 1, 10)", [])
+            .unwrap();
+        assert!(matches!(store.logs(g, "a", None), Err(Error::Corrupt(_))));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -12,7 +12,7 @@ mod logs;
 mod tokens;
 
 pub use groups::{ContainerRow, GroupRow, Operation, PutOutcome, ResourceGroupRow};
-pub use logs::{LogLine, Stream};
+pub use logs::{LogLine, LogPiece, Stream};
 pub use tokens::TokenRow;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -240,6 +240,16 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if !has_digest {
         conn.execute_batch("ALTER TABLE containers ADD COLUMN image_digest TEXT")?;
     }
+    let has_floor: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('log_counts') WHERE name = 'floor'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has_floor {
+        conn.execute_batch("ALTER TABLE log_counts ADD COLUMN floor INTEGER NOT NULL DEFAULT 0")?;
+    }
+    // Logs were a row per line before they were stored in chunks.
+    logs::migrate_lines(conn)?;
     // Counts per subscription came later than the groups of an older database: counted
     // once here, then kept by the triggers.
     let counted: bool = conn.query_row(

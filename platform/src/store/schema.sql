@@ -63,20 +63,24 @@ CREATE TABLE IF NOT EXISTS events (
     last_ts   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_group ON events (group_id, id);
-CREATE TABLE IF NOT EXISTS logs (
+-- A container's log in chunks: a row per stored batch of its lines, encoded (see
+-- store/logs.rs). `id` is the id of the chunk's last line; its lines are id - n + 1 ..= id.
+CREATE TABLE IF NOT EXISTS log_chunks (
     id        INTEGER PRIMARY KEY,
     group_id  INTEGER NOT NULL REFERENCES container_groups (id) ON DELETE CASCADE,
     container TEXT NOT NULL,
-    ts        TEXT NOT NULL,
-    stream    TEXT NOT NULL,                 -- stdout | stderr | system
-    line      TEXT NOT NULL
+    n         INTEGER NOT NULL,
+    data      BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS logs_by_container ON logs (group_id, container, id);
+CREATE INDEX IF NOT EXISTS log_chunks_by_container ON log_chunks (group_id, container, id);
+-- Lines kept and dropped per container; lines below `floor` were trimmed (a chunk can be
+-- partly trimmed).
 CREATE TABLE IF NOT EXISTS log_counts (
     group_id  INTEGER NOT NULL REFERENCES container_groups (id) ON DELETE CASCADE,
     container TEXT NOT NULL,
     lines     INTEGER NOT NULL,
     dropped   INTEGER NOT NULL,
+    floor     INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (group_id, container)
 );
 CREATE TABLE IF NOT EXISTS operations (
