@@ -201,7 +201,7 @@ impl LineSplitter {
     pub fn write(&mut self, mut bytes: &[u8]) {
         let ts = now_nanos();
         let mut piece = LogPiece::new(self.group_id, self.container.clone());
-        while let Some(nl) = bytes.iter().position(|b| *b == b'\n') {
+        while let Some(nl) = memchr::memchr(b'\n', bytes) {
             if self.partial.is_empty() {
                 self.line(&mut piece, ts, &bytes[..nl]);
             } else {

@@ -80,7 +80,11 @@ impl LogPiece {
 
     /// Appends a line written at `ts_nanos`; bytes that are not UTF-8 are replaced.
     pub fn push(&mut self, stream: Stream, ts_nanos: i64, line: &[u8]) {
-        let text = String::from_utf8_lossy(line);
+        // Checking is much cheaper than replacing, and almost every line is UTF-8.
+        let text = match std::str::from_utf8(line) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(line),
+        };
         self.data.reserve(LINE_HEAD + text.len());
         self.data.push(stream.code());
         self.data.extend_from_slice(&ts_nanos.to_le_bytes());
@@ -119,6 +123,20 @@ fn decode(data: &[u8], n: i64, last: i64, mut f: impl FnMut(i64, Stream, i64, &s
         return Err(bad());
     }
     Ok(())
+}
+
+/// Where line `n` (from 0) of encoded lines starts.
+fn line_offset(data: &[u8], n: u64) -> Result<usize> {
+    let mut at = 0;
+    for _ in 0..n {
+        let len = data
+            .get(at + 9..at + LINE_HEAD)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .ok_or_else(|| Error::Corrupt("a log piece is shorter than its line count".into()))?;
+        at += LINE_HEAD + len as usize;
+    }
+    Ok(at.min(data.len()))
 }
 
 /// A stored time in RFC 3339 with nanoseconds, as the API shows every time.
@@ -182,8 +200,8 @@ impl Store {
                 "INSERT INTO log_chunks (id, group_id, container, n, data) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             let mut count = tx.prepare_cached(
-                "INSERT INTO log_counts (group_id, container, lines, dropped) VALUES (?1, ?2, ?3, 0)
-                 ON CONFLICT (group_id, container) DO UPDATE SET lines = lines + ?3
+                "INSERT INTO log_counts (group_id, container, lines, dropped) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (group_id, container) DO UPDATE SET lines = lines + ?3, dropped = dropped + ?4
                  RETURNING lines, floor",
             )?;
             for p in pieces.iter().filter(|p| p.lines > 0) {
@@ -198,11 +216,18 @@ impl Store {
                 if !alive {
                     continue;
                 }
-                last += i64::from(p.lines);
+                // Lines beyond the bound in this piece alone would be trimmed at once: they
+                // are counted as dropped without being written.
+                let over = u64::from(p.lines).saturating_sub(max_lines);
+                let kept = u64::from(p.lines) - over;
+                let data = &p.data[line_offset(&p.data, over)?..];
                 let container: &str = &p.container;
-                insert.execute(params![last, p.group_id, container, p.lines, p.data])?;
+                if kept > 0 {
+                    last += kept as i64;
+                    insert.execute(params![last, p.group_id, container, kept, data])?;
+                }
                 let (total, floor): (u64, i64) = count
-                    .query_row(params![p.group_id, container, p.lines], |r| {
+                    .query_row(params![p.group_id, container, kept, over], |r| {
                         Ok((r.get(0)?, r.get(1)?))
                     })?;
                 if total > max_lines {
@@ -481,10 +506,16 @@ mod tests {
         assert_eq!(chunks, 2);
         assert_eq!(text(&store.logs(g, "a", Some(10)).unwrap()), ["5", "6", "7", "8"]);
         assert_eq!(text(&store.logs_after(g, "a", 0, 2).unwrap()), ["5", "6"]);
-        // One chunk larger than the bound keeps only its newest lines.
+        // A piece larger than the bound keeps only its newest lines, and only those are
+        // written.
         store.append_logs(&[piece(g, "a", &["9", "10", "11", "12", "13"])], 4).unwrap();
         assert_eq!(text(&store.logs(g, "a", None).unwrap()), ["10", "11", "12", "13"]);
         assert_eq!(store.log_counts(g, "a").unwrap(), (4, 9));
+        let stored: i64 = store
+            .lock()
+            .query_row("SELECT SUM(n) FROM log_chunks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, 4);
         // A group's chunks go with it.
         store.delete_group(g).unwrap();
         let chunks: i64 = store

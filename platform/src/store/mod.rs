@@ -46,6 +46,9 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// How long opening the database waits for another process to let go of it.
 const OPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// SQLite's page cache, in KiB (it grows to this only as pages are used).
+const CACHE_KIB: i64 = 16 * 1024;
+
 /// More than the store has statements.
 const STATEMENT_CACHE: usize = 128;
 
@@ -114,6 +117,9 @@ impl Store {
             conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")?;
             set_synchronous(&conn, false)?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
+            // A flood of logs writes and frees megabytes per batch: with SQLite's default
+            // 2 MiB cache it spills pages mid-transaction and reads freed pages back.
+            conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
             // Every statement of the store is prepared once and kept (SQLite parsing a
             // statement costs more than running most of ours).
             conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
