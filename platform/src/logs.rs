@@ -270,44 +270,30 @@ mod tests {
 
     #[tokio::test]
     async fn splits_lines_and_bounds_them() {
-        let dir = std::env::temp_dir().join(format!("waci-logs-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open(&dir.join("t.db")).unwrap();
-        let spec: crate::model::ContainerGroupSpec = serde_json::from_value(serde_json::json!({
-            "location": "local", "tags": {}, "os_type": "Linux", "restart_policy": "Never",
-            "containers": [], "init_containers": [], "volumes": [], "registry_credentials": [], "ip_address": null
-        })).unwrap();
-        let scope = crate::model::Scope {
-            subscription: "s".into(),
-            resource_group: "rg".into(),
-        };
-        let g = store
-            .put_group(&scope, "g", &spec, (1, 10), 10, &|_| None, None)
-            .unwrap()
-            .group;
+        let (dir, store, gid) = crate::store::fresh_with_group("hub");
         let hub = LogHub::start(store.clone(), 3);
-        let mut out = LineSplitter::new(hub.clone(), g.id, "c".into(), Stream::Stdout);
+        let mut out = LineSplitter::new(hub.clone(), gid, "c".into(), Stream::Stdout);
         out.write(b"one\ntw");
         out.write(b"o\r\nthree\nfour\nfive");
         drop(out);
         hub.flush().await;
         let lines: Vec<String> = store
-            .logs(g.id, "c", None)
+            .logs(gid, "c", None)
             .unwrap()
             .into_iter()
             .map(|l| l.line)
             .collect();
         assert_eq!(lines, ["three", "four", "five"]);
-        assert_eq!(store.log_counts(g.id, "c").unwrap(), (3, 2));
+        assert_eq!(store.log_counts(gid, "c").unwrap(), (3, 2));
 
         // A line longer than the limit is kept in pieces of it; an empty line is a line.
         let hub = LogHub::start(store.clone(), 100);
-        let mut out = LineSplitter::new(hub.clone(), g.id, "d".into(), Stream::Stderr);
+        let mut out = LineSplitter::new(hub.clone(), gid, "d".into(), Stream::Stderr);
         let long = "y".repeat(MAX_LINE_BYTES * 2 + 5);
         out.write(format!("{long}\n\nend").as_bytes());
         drop(out);
         hub.flush().await;
-        let lines = store.logs(g.id, "d", None).unwrap();
+        let lines = store.logs(gid, "d", None).unwrap();
         let lens: Vec<usize> = lines.iter().map(|l| l.line.len()).collect();
         assert_eq!(lens, [MAX_LINE_BYTES, MAX_LINE_BYTES, 5, 0, 3]);
         assert!(lines.iter().all(|l| l.stream == Stream::Stderr));

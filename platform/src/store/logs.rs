@@ -429,12 +429,12 @@ pub(super) fn migrate_lines(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{ContainerGroupSpec, Scope};
 
     /// A fresh store holding one group; its id.
-    fn fresh(tag: &str) -> (std::path::PathBuf, Store, i64) {
+    pub(crate) fn fresh(tag: &str) -> (std::path::PathBuf, Store, i64) {
         let dir = std::env::temp_dir().join(format!("waci-logs-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
