@@ -71,8 +71,9 @@ impl LogHub {
         if self.queued.fetch_add(size, Ordering::AcqRel) + size > QUEUE_BYTES {
             self.queued.fetch_sub(size, Ordering::AcqRel);
             let mut dropped = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
-            *dropped.entry((piece.group_id, piece.container)).or_default() +=
-                u64::from(piece.lines);
+            *dropped
+                .entry((piece.group_id, piece.container))
+                .or_default() += u64::from(piece.lines);
             return;
         }
         if let Err(e) = self.tx.send(piece) {

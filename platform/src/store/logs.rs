@@ -163,20 +163,23 @@ fn scan(
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params![group_id, container, id])?;
     let mut more = true;
-    while more
-        && let Some(r) = rows.next()?
-    {
+    while more && let Some(r) = rows.next()? {
         let (last, n): (i64, i64) = (r.get(0)?, r.get(1)?);
-        decode(r.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?, n, last, |id, stream, ts, text| {
-            more = f(LogLine {
-                id,
-                group_id,
-                container: container.to_string(),
-                ts: rfc3339(ts),
-                stream,
-                line: text.to_string(),
-            })
-        })?;
+        decode(
+            r.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?,
+            n,
+            last,
+            |id, stream, ts, text| {
+                more = f(LogLine {
+                    id,
+                    group_id,
+                    container: container.to_string(),
+                    ts: rfc3339(ts),
+                    stream,
+                    line: text.to_string(),
+                })
+            },
+        )?;
     }
     Ok(())
 }
@@ -400,9 +403,10 @@ pub(super) fn migrate_lines(conn: &Connection) -> rusqlite::Result<()> {
         while let Some(r) = rows.next()? {
             let (group_id, container): (i64, String) = (r.get(0)?, r.get(1)?);
             let ts: String = r.get(2)?;
-            let ts = time::OffsetDateTime::parse(&ts, &time::format_description::well_known::Rfc3339)
-                .map(|t| t.unix_timestamp_nanos() as i64)
-                .unwrap_or(0);
+            let ts =
+                time::OffsetDateTime::parse(&ts, &time::format_description::well_known::Rfc3339)
+                    .map(|t| t.unix_timestamp_nanos() as i64)
+                    .unwrap_or(0);
             let stream = match r.get_ref(3)?.as_str()? {
                 "stdout" => Stream::Stdout,
                 "stderr" => Stream::Stderr,
@@ -458,7 +462,11 @@ pub(crate) mod tests {
     fn piece(g: i64, c: &str, lines: &[&str]) -> LogPiece {
         let mut p = LogPiece::new(g, c.into());
         for (i, l) in lines.iter().enumerate() {
-            p.push(Stream::Stdout, 1_700_000_000_000_000_000 + i as i64, l.as_bytes());
+            p.push(
+                Stream::Stdout,
+                1_700_000_000_000_000_000 + i as i64,
+                l.as_bytes(),
+            );
         }
         p
     }
@@ -471,20 +479,34 @@ pub(crate) mod tests {
     fn chunks_read_back_in_order_by_tail_and_after_an_id() {
         let (dir, store, g) = fresh("read");
         store
-            .append_logs(&[piece(g, "a", &["1", "2", "3"]), piece(g, "b", &["x"])], 100)
+            .append_logs(
+                &[piece(g, "a", &["1", "2", "3"]), piece(g, "b", &["x"])],
+                100,
+            )
             .unwrap();
-        store.append_logs(&[piece(g, "a", &["4", "5"])], 100).unwrap();
+        store
+            .append_logs(&[piece(g, "a", &["4", "5"])], 100)
+            .unwrap();
         let all = store.logs(g, "a", None).unwrap();
         assert_eq!(text(&all), ["1", "2", "3", "4", "5"]);
         assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
         assert_eq!(all[0].ts, "2023-11-14T22:13:20Z");
         assert_eq!(all[1].ts, "2023-11-14T22:13:20.000000001Z");
-        assert_eq!(text(&store.logs(g, "a", Some(4)).unwrap()), ["2", "3", "4", "5"]);
+        assert_eq!(
+            text(&store.logs(g, "a", Some(4)).unwrap()),
+            ["2", "3", "4", "5"]
+        );
         assert_eq!(text(&store.logs(g, "a", Some(1)).unwrap()), ["5"]);
         assert!(store.logs(g, "a", Some(0)).unwrap().is_empty());
         assert_eq!(text(&store.logs(g, "b", None).unwrap()), ["x"]);
-        assert_eq!(text(&store.logs_after(g, "a", all[1].id, 2).unwrap()), ["3", "4"]);
-        assert_eq!(text(&store.logs_after(g, "a", all[2].id, 100).unwrap()), ["4", "5"]);
+        assert_eq!(
+            text(&store.logs_after(g, "a", all[1].id, 2).unwrap()),
+            ["3", "4"]
+        );
+        assert_eq!(
+            text(&store.logs_after(g, "a", all[2].id, 100).unwrap()),
+            ["4", "5"]
+        );
         assert!(store.logs_after(g, "a", all[4].id, 100).unwrap().is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -504,12 +526,20 @@ pub(crate) mod tests {
             .query_row("SELECT COUNT(*) FROM log_chunks", [], |r| r.get(0))
             .unwrap();
         assert_eq!(chunks, 2);
-        assert_eq!(text(&store.logs(g, "a", Some(10)).unwrap()), ["5", "6", "7", "8"]);
+        assert_eq!(
+            text(&store.logs(g, "a", Some(10)).unwrap()),
+            ["5", "6", "7", "8"]
+        );
         assert_eq!(text(&store.logs_after(g, "a", 0, 2).unwrap()), ["5", "6"]);
         // A piece larger than the bound keeps only its newest lines, and only those are
         // written.
-        store.append_logs(&[piece(g, "a", &["9", "10", "11", "12", "13"])], 4).unwrap();
-        assert_eq!(text(&store.logs(g, "a", None).unwrap()), ["10", "11", "12", "13"]);
+        store
+            .append_logs(&[piece(g, "a", &["9", "10", "11", "12", "13"])], 4)
+            .unwrap();
+        assert_eq!(
+            text(&store.logs(g, "a", None).unwrap()),
+            ["10", "11", "12", "13"]
+        );
         assert_eq!(store.log_counts(g, "a").unwrap(), (4, 9));
         let stored: i64 = store
             .lock()
@@ -562,7 +592,11 @@ pub(crate) mod tests {
         assert_eq!(store.log_counts(g, "a").unwrap(), (2, 7));
         let old: i64 = store
             .lock()
-            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'logs'", [], |r| r.get(0))
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'logs'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(old, 0);
         let _ = std::fs::remove_dir_all(&dir);
@@ -571,7 +605,9 @@ pub(crate) mod tests {
     #[test]
     fn a_damaged_chunk_is_an_error_not_a_panic() {
         let (dir, store, g) = fresh("damaged");
-        store.append_logs(&[piece(g, "a", &["whole"])], 100).unwrap();
+        store
+            .append_logs(&[piece(g, "a", &["whole"])], 100)
+            .unwrap();
         store
             .lock()
             .execute("UPDATE log_chunks SET data = substr(data, 1, 10)", [])

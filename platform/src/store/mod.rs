@@ -12,10 +12,10 @@ mod logs;
 mod tokens;
 
 pub use groups::{ContainerRow, GroupRow, Operation, PutOutcome, ResourceGroupRow};
-pub use logs::{LogLine, LogPiece, Stream};
 /// A fresh store in a directory of its own, holding one group (tests).
 #[cfg(test)]
 pub(crate) use logs::tests::fresh as fresh_with_group;
+pub use logs::{LogLine, LogPiece, Stream};
 pub use tokens::TokenRow;
 
 use rusqlite::{Connection, OptionalExtension, params};
