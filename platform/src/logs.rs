@@ -9,6 +9,7 @@
 
 use crate::store::{LogPiece, Store, Stream};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,6 +30,9 @@ const ROOM_BYTES: usize = 12 << 20;
 /// flood cheap.
 const BATCH_PIECES: usize = 1024;
 
+/// Lines dropped because the queue was full, per (group, container), not yet stored.
+type Dropped = Arc<Mutex<HashMap<(i64, Arc<str>), u64>>>;
+
 pub struct LogHub {
     tx: mpsc::UnboundedSender<LogPiece>,
     /// Bytes sent to the writer and not yet taken by it.
@@ -36,7 +40,7 @@ pub struct LogHub {
     /// Bumped after every committed batch; followers wait on it.
     written: watch::Receiver<u64>,
     /// Lines dropped because the queue was full, per (group, container), not yet stored.
-    dropped: Arc<Mutex<HashMap<(i64, Arc<str>), u64>>>,
+    dropped: Dropped,
     /// Woken after every batch the writer takes off the queue.
     room: Arc<tokio::sync::Notify>,
 }
@@ -124,7 +128,7 @@ async fn writer(
     written: watch::Sender<u64>,
     max_lines: u64,
     queued: Arc<AtomicUsize>,
-    dropped: Arc<Mutex<HashMap<(i64, Arc<str>), u64>>>,
+    dropped: Dropped,
     room: Arc<tokio::sync::Notify>,
 ) {
     let mut batch = Vec::with_capacity(BATCH_PIECES);
@@ -137,10 +141,10 @@ async fn writer(
         let mut chunks: Vec<LogPiece> = Vec::new();
         let mut index: HashMap<(i64, Arc<str>), usize> = HashMap::new();
         for p in batch.drain(..).filter(|p| p.lines > 0) {
-            match index.get(&(p.group_id, p.container.clone())) {
-                Some(&i) => chunks[i].append(&p),
-                None => {
-                    index.insert((p.group_id, p.container.clone()), chunks.len());
+            match index.entry((p.group_id, p.container.clone())) {
+                Entry::Occupied(i) => chunks[*i.get()].append(&p),
+                Entry::Vacant(v) => {
+                    v.insert(chunks.len());
                     chunks.push(p);
                 }
             }

@@ -151,37 +151,51 @@ fn rfc3339(ts_nanos: i64) -> String {
 }
 
 /// The chunks of a container from the query `sql` (`?1` group, `?2` container, `?3` an
-/// id), decoded line by line into `f`; no further chunk is read once `f` returns `false`.
+/// id), each as (id of its last line, line count, encoded lines) into `f`; no further chunk
+/// is read once `f` returns `false`.
 fn scan(
     conn: &Connection,
     sql: &str,
     group_id: i64,
     container: &str,
     id: i64,
-    mut f: impl FnMut(LogLine) -> bool,
+    mut f: impl FnMut(i64, i64, &[u8]) -> Result<bool>,
 ) -> Result<()> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params![group_id, container, id])?;
-    let mut more = true;
-    while more && let Some(r) = rows.next()? {
-        let (last, n): (i64, i64) = (r.get(0)?, r.get(1)?);
-        decode(
-            r.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?,
-            n,
-            last,
-            |id, stream, ts, text| {
-                more = f(LogLine {
-                    id,
-                    group_id,
-                    container: container.to_string(),
-                    ts: rfc3339(ts),
-                    stream,
-                    line: text.to_string(),
-                })
-            },
-        )?;
+    while let Some(r) = rows.next()? {
+        let blob = r.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
+        if !f(r.get(0)?, r.get(1)?, blob)? {
+            break;
+        }
     }
     Ok(())
+}
+
+/// The lines of a chunk with ids from `from` on, at most `limit`, oldest first: only
+/// these are turned into [`LogLine`]s.
+fn lines_of(
+    chunk: (i64, i64, &[u8]),
+    from: i64,
+    limit: usize,
+    group_id: i64,
+    container: &str,
+    out: &mut Vec<LogLine>,
+) -> Result<()> {
+    let (last, n, data) = chunk;
+    let start = out.len();
+    decode(data, n, last, |id, stream, ts, text| {
+        if id >= from && out.len() - start < limit {
+            out.push(LogLine {
+                id,
+                group_id,
+                container: container.to_string(),
+                ts: rfc3339(ts),
+                stream,
+                line: text.to_string(),
+            });
+        }
+    })
 }
 
 impl Store {
@@ -251,34 +265,29 @@ impl Store {
     ) -> Result<Vec<LogLine>> {
         let conn = self.lock();
         let floor = floor(&conn, group_id, container)?;
-        let want = tail.unwrap_or(usize::MAX);
-        // Newest chunk first; the lines of each come oldest first, so each chunk is
-        // collected on its own and the chunks put back in order at the end.
-        let mut chunks: Vec<Vec<LogLine>> = vec![Vec::new()];
-        let mut have = 0;
-        let mut chunk_last = i64::MAX;
+        let mut left = tail.unwrap_or(usize::MAX);
+        // Newest chunk first, each decoded only for the lines the tail still wants; the
+        // chunks are put back in order at the end.
+        let mut chunks: Vec<Vec<LogLine>> = Vec::new();
         scan(
             &conn,
             "SELECT id, n, data FROM log_chunks WHERE group_id = ?1 AND container = ?2 AND id >= ?3 ORDER BY id DESC",
             group_id,
             container,
             floor,
-            |l| {
-                if l.id < chunk_last {
-                    chunks.push(Vec::new());
+            |last, n, data| {
+                if left == 0 {
+                    return Ok(false);
                 }
-                chunk_last = l.id;
-                if l.id >= floor {
-                    have += 1;
-                    chunks.last_mut().expect("pushed above").push(l);
-                }
-                have < want
+                let from = floor.max(last - i64::try_from(left).unwrap_or(i64::MAX) + 1);
+                let mut lines = Vec::new();
+                lines_of((last, n, data), from, left, group_id, container, &mut lines)?;
+                left -= lines.len();
+                chunks.push(lines);
+                Ok(left > 0)
             },
         )?;
-        let mut lines: Vec<LogLine> = chunks.into_iter().rev().flatten().collect();
-        let skip = lines.len().saturating_sub(want);
-        lines.drain(..skip);
-        Ok(lines)
+        Ok(chunks.into_iter().rev().flatten().collect())
     }
 
     /// Lines stored after line `after_id`, oldest first, at most `limit`.
@@ -298,11 +307,10 @@ impl Store {
             group_id,
             container,
             from,
-            |l| {
-                if l.id >= from && lines.len() < limit {
-                    lines.push(l);
-                }
-                lines.len() < limit
+            |last, n, data| {
+                let room = limit - lines.len();
+                lines_of((last, n, data), from, room, group_id, container, &mut lines)?;
+                Ok(lines.len() < limit)
             },
         )?;
         Ok(lines)

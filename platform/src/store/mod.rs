@@ -238,23 +238,22 @@ fn set_synchronous(conn: &Connection, full: bool) -> rusqlite::Result<usize> {
     conn.prepare_cached(sql)?.execute([])
 }
 
+/// Whether `table` has `column` (a database made before the column was added has not).
+fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+        params![table, column],
+        |r| r.get(0),
+    )
+}
+
 /// Brings a database made by an older build up to `schema.sql` (which only creates what is
 /// missing): columns added since are added here, once.
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let has_digest: bool = conn.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info('containers') WHERE name = 'image_digest'",
-        [],
-        |r| r.get::<_, i64>(0).map(|n| n > 0),
-    )?;
-    if !has_digest {
+    if !has_column(conn, "containers", "image_digest")? {
         conn.execute_batch("ALTER TABLE containers ADD COLUMN image_digest TEXT")?;
     }
-    let has_floor: bool = conn.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info('log_counts') WHERE name = 'floor'",
-        [],
-        |r| r.get::<_, i64>(0).map(|n| n > 0),
-    )?;
-    if !has_floor {
+    if !has_column(conn, "log_counts", "floor")? {
         conn.execute_batch("ALTER TABLE log_counts ADD COLUMN floor INTEGER NOT NULL DEFAULT 0")?;
     }
     // Logs were a row per line before they were stored in chunks.
