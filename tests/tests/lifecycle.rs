@@ -5,6 +5,7 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use waci_tests::*;
 
 fn main_view(group: &Value) -> &Value {
@@ -383,8 +384,8 @@ async fn misbehaving_guests_hurt_no_one() {
         .to_string();
 
     // The endless loop holds a request; everyone else is still served meanwhile.
-    let spinning =
-        tokio::spawn(async move { http_get(&format!("http://{spin_ip}/forever")).await });
+    let forever = format!("http://{spin_ip}/forever");
+    let spinning = tokio::spawn(async move { http_get(&forever).await });
     for i in 0..40 {
         let (status, _) = http_get(&format!("http://{good_ip}/ping-{i}"))
             .await
@@ -406,6 +407,47 @@ async fn misbehaving_guests_hurt_no_one() {
     );
     p.wait_for_log("bad", "spin", "main", "spinning on /forever")
         .await;
+    let time_limit_events = |g: &Value| {
+        main_view(g)["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| {
+                e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("request time limit exceeded"))
+            })
+            .map(|e| e["count"].as_i64().unwrap_or(0))
+            .sum::<i64>()
+    };
+    p.wait_for(
+        "bad",
+        "spin",
+        "one time-limit event",
+        Duration::from_secs(30),
+        |g| time_limit_events(g) == 1,
+    )
+    .await;
+
+    // A client that leaves mid-request does not cut its instance short: it runs on to the
+    // time limit like any other request, and is counted.
+    let mut left = tokio::net::TcpStream::connect(format!("{spin_ip}:80"))
+        .await
+        .expect("connect to the spinning group");
+    left.write_all(b"GET /left HTTP/1.1\r\nHost: spin\r\n\r\n")
+        .await
+        .expect("send a request");
+    p.wait_for_log("bad", "spin", "main", "spinning on /left")
+        .await;
+    drop(left);
+    p.wait_for(
+        "bad",
+        "spin",
+        "two time-limit events",
+        Duration::from_secs(30),
+        |g| time_limit_events(g) == 2,
+    )
+    .await;
 
     let hog = p.wait_for_state("bad", "hog", "Failed").await;
     assert_eq!(

@@ -10,7 +10,9 @@ use super::host::{Host, Sandbox};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -57,7 +59,7 @@ impl Service {
             Ok(s) => s,
             Err(e) => return plain(500, &format!("the service cannot start: {e}\n")),
         };
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
         let req = store
             .data_mut()
             .http_view()
@@ -67,45 +69,99 @@ impl Service {
             (Ok(r), Ok(o)) => (r, o),
             (Err(e), _) | (_, Err(e)) => return plain(400, &format!("bad request: {e}\n")),
         };
-        let pre = self.pre.clone();
-        let limit = self.request_timeout;
         let this = self.clone();
-        let task = tokio::spawn(async move {
-            let run = async {
-                let proxy = pre.instantiate_async(&mut store).await?;
+        let mut run = Run(Some(Box::pin(async move {
+            let call = async {
+                let proxy = this.pre.instantiate_async(&mut store).await?;
                 proxy
                     .wasi_http_incoming_handler()
                     .call_handle(&mut store, req, out)
                     .await
             };
-            match tokio::time::timeout(limit, run).await {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => {
-                    let exit = classify(&e);
-                    (this.on_failure)(exit.clone());
-                    Some(exit)
-                }
-                Err(_) => Some(Exit::Trap("request time limit exceeded".into())),
+            let ended = match tokio::time::timeout(this.request_timeout, call).await {
+                Ok(Ok(())) => return Ended::Returned,
+                Ok(Err(e)) => Ended::Failed(classify(&e)),
+                Err(_) => Ended::OutOfTime,
+            };
+            (this.on_failure)(match &ended {
+                Ended::Failed(exit) => exit.clone(),
+                _ => Exit::Trap("request time limit exceeded".into()),
+            });
+            ended
+        })));
+        // The instance runs on this connection's task: a small guest answers and ends in a
+        // single poll, with no task of its own and no wake-up across threads. The time limit
+        // bounds the wait for the answer too, as the instance ends at it.
+        let first = std::future::poll_fn(|cx| {
+            if let Poll::Ready(answer) = Pin::new(&mut rx).poll(cx) {
+                return Poll::Ready(Ok(answer));
             }
-        });
-        match tokio::time::timeout(limit, rx).await {
-            Ok(Ok(Ok(resp))) => resp,
-            Ok(Ok(Err(code))) => plain(502, &format!("the service failed: {code:?}\n")),
-            Ok(Err(_)) => match task.await {
-                Ok(Some(Exit::OutOfMemory)) => plain(500, "the service ran out of memory\n"),
-                Ok(Some(Exit::Trap(m))) if m.contains("time limit") => {
-                    plain(504, "the service did not answer in time\n")
-                }
-                Ok(Some(exit)) => plain(
-                    500,
-                    &format!("the service failed: {}\n", exit.detail_status()),
-                ),
-                Ok(None) => plain(500, "the service ended without a response\n"),
-                Err(_) => plain(500, "the service failed\n"),
-            },
-            Err(_) => {
-                task.abort();
-                plain(504, "the service did not answer in time\n")
+            Pin::new(&mut run).poll(cx).map(Err)
+        })
+        .await;
+        let (answer, ended) = match first {
+            // Answered while still running (a streamed body, work after the answer): the
+            // rest of the run goes on when `run` is dropped.
+            Ok(Ok(answer)) => return answered(answer),
+            // The guest dropped its response outparam unset; its end says why.
+            Ok(Err(_)) => (None, run.await),
+            Err(ended) => (rx.try_recv().ok(), ended),
+        };
+        if let Some(answer) = answer {
+            return answered(answer);
+        }
+        match ended {
+            Ended::Returned => plain(500, "the service ended without a response\n"),
+            Ended::OutOfTime => plain(504, "the service did not answer in time\n"),
+            Ended::Failed(Exit::OutOfMemory) => plain(500, "the service ran out of memory\n"),
+            Ended::Failed(exit) => plain(
+                500,
+                &format!("the service failed: {}\n", exit.detail_status()),
+            ),
+        }
+    }
+}
+
+/// What a guest set as its response: the response, or the error code it answered with.
+type Answer = Result<
+    hyper::Response<HyperOutgoingBody>,
+    wasmtime_wasi_http::p2::bindings::http::types::ErrorCode,
+>;
+
+fn answered(answer: Answer) -> hyper::Response<HyperOutgoingBody> {
+    answer.unwrap_or_else(|code| plain(502, &format!("the service failed: {code:?}\n")))
+}
+
+/// How a request's instance ended.
+enum Ended {
+    Returned,
+    Failed(Exit),
+    OutOfTime,
+}
+
+/// A request's instance, run to its end wherever it is dropped: if the connection goes away
+/// (or answers) while the guest is still running, the rest of the run moves to a task of
+/// its own, so a guest never stops halfway because its client left.
+struct Run(Option<Pin<Box<dyn Future<Output = Ended> + Send>>>);
+
+impl Future for Run {
+    type Output = Ended;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended> {
+        let Some(run) = self.0.as_mut() else {
+            return Poll::Pending;
+        };
+        let ended = std::task::ready!(run.as_mut().poll(cx));
+        self.0 = None;
+        Poll::Ready(ended)
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(run) = self.0.take() {
+            // Outside a runtime (the platform shutting down) there is nothing to finish on.
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(run);
             }
         }
     }
