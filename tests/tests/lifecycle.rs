@@ -12,6 +12,31 @@ fn main_view(group: &Value) -> &Value {
     &group["properties"]["containers"][0]["properties"]["instanceView"]
 }
 
+/// Waits until the group's main container shows `n` requests cut off at the time limit.
+async fn wait_for_time_limit_events(p: &TestPlatform, group: &str, n: i64) {
+    p.wait_for(
+        "bad",
+        group,
+        &format!("{n} time-limit events"),
+        Duration::from_secs(30),
+        |g| {
+            main_view(g)["events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| {
+                    e["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("request time limit exceeded"))
+                })
+                .map(|e| e["count"].as_i64().unwrap_or(0))
+                .sum::<i64>()
+                == n
+        },
+    )
+    .await;
+}
+
 fn command_group(policy: &str, image: &str, command: &[&str]) -> Value {
     group_body(image, &[], policy, command)
 }
@@ -407,27 +432,7 @@ async fn misbehaving_guests_hurt_no_one() {
     );
     p.wait_for_log("bad", "spin", "main", "spinning on /forever")
         .await;
-    let time_limit_events = |g: &Value| {
-        main_view(g)["events"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|e| {
-                e["message"]
-                    .as_str()
-                    .is_some_and(|m| m.contains("request time limit exceeded"))
-            })
-            .map(|e| e["count"].as_i64().unwrap_or(0))
-            .sum::<i64>()
-    };
-    p.wait_for(
-        "bad",
-        "spin",
-        "one time-limit event",
-        Duration::from_secs(30),
-        |g| time_limit_events(g) == 1,
-    )
-    .await;
+    wait_for_time_limit_events(&p, "spin", 1).await;
 
     // A client that leaves mid-request does not cut its instance short: it runs on to the
     // time limit like any other request, and is counted.
@@ -440,14 +445,7 @@ async fn misbehaving_guests_hurt_no_one() {
     p.wait_for_log("bad", "spin", "main", "spinning on /left")
         .await;
     drop(left);
-    p.wait_for(
-        "bad",
-        "spin",
-        "two time-limit events",
-        Duration::from_secs(30),
-        |g| time_limit_events(g) == 2,
-    )
-    .await;
+    wait_for_time_limit_events(&p, "spin", 2).await;
 
     let hog = p.wait_for_state("bad", "hog", "Failed").await;
     assert_eq!(
