@@ -54,6 +54,8 @@ async fn main() -> anyhow::Result<()> {
         sandbox,
         request_timeout: Duration::from_secs(10),
         on_failure: Box::new(|_| {}),
+        stopping: tokio_util::sync::CancellationToken::new(),
+        runs: tokio_util::task::TaskTracker::new(),
     });
     let n = 20_000;
     let rounds = [

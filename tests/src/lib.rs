@@ -189,6 +189,17 @@ impl TestPlatform {
         }
     }
 
+    /// CPU time the platform's process has used so far, in clock ticks (user + system).
+    pub fn cpu_ticks(&self) -> u64 {
+        let pid = self.child.as_ref().expect("the platform runs").id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("its /proc stat");
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 2..]
+            .split(' ')
+            .collect();
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+    }
+
     /// Starts the platform again on the same data dir.
     pub async fn restart(&mut self) {
         self.kill();

@@ -356,6 +356,53 @@ async fn secrets_reach_the_guest_and_nothing_else() {
 }
 
 #[tokio::test]
+async fn stopping_a_group_cuts_its_running_requests_after_the_grace() {
+    // A time limit far beyond the stop's grace (10 s), so only the stop can end the request.
+    let p = TestPlatform::start_with(&["--request-timeout", "600"]).await;
+    assert_eq!(
+        p.put_group(
+            "cut",
+            "spin",
+            group_body(&path_of("spin-http"), &[80], "Always", &[])
+        )
+        .await
+        .status,
+        201
+    );
+    let ip = p.wait_for_state("cut", "spin", "Running").await["properties"]["ipAddress"]["ip"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let forever = format!("http://{ip}/forever");
+    let spinning = tokio::spawn(async move { http_get(&forever).await });
+    p.wait_for_log("cut", "spin", "main", "spinning on /forever")
+        .await;
+
+    let stop = p
+        .call(
+            "POST",
+            &format!("{}/stop", TestPlatform::group_path("cut", "spin")),
+            None,
+        )
+        .await;
+    assert_eq!(stop.status, 204, "{}", stop.text);
+    let answer = spinning.await.unwrap();
+    assert!(
+        !matches!(answer, Ok((200, _))),
+        "the spinning request is cut, not answered: {answer:?}"
+    );
+
+    // The guest spun a whole core until the stop; once the stop has returned it is gone.
+    let before = p.cpu_ticks();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let used = p.cpu_ticks() - before;
+    assert!(
+        used < 100,
+        "the stopped group's instance still runs: the platform used {used} ticks in 2 s"
+    );
+}
+
+#[tokio::test]
 async fn misbehaving_guests_hurt_no_one() {
     let p = TestPlatform::start_with(&["--request-timeout", "2", "--max-log-lines", "1000"]).await;
     assert_eq!(

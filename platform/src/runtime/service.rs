@@ -16,6 +16,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -29,6 +31,12 @@ pub struct Service {
     pub request_timeout: Duration,
     /// Called when a request's guest fails, so the container's events show it.
     pub on_failure: Box<dyn Fn(Exit) + Send + Sync>,
+    /// Cancelled when the container's group stops: a run still going gets the drain grace,
+    /// then is cut.
+    pub stopping: CancellationToken,
+    /// The runs that outlived their request's handler; the supervisor waits for them once
+    /// its ports are closed, so a stopped group leaves no instance behind.
+    pub runs: TaskTracker,
 }
 
 fn plain(status: u16, text: &str) -> hyper::Response<HyperOutgoingBody> {
@@ -70,7 +78,7 @@ impl Service {
             (Err(e), _) | (_, Err(e)) => return plain(400, &format!("bad request: {e}\n")),
         };
         let this = self.clone();
-        let mut run = Run(Some(Box::pin(async move {
+        let mut run = Run::new(self, async move {
             let call = async {
                 let proxy = this.pre.instantiate_async(&mut store).await?;
                 proxy
@@ -88,7 +96,7 @@ impl Service {
                 _ => Exit::Trap("request time limit exceeded".into()),
             });
             ended
-        })));
+        });
         // The instance runs on this connection's task: a small guest answers and ends in a
         // single poll, with no task of its own and no wake-up across threads. The time limit
         // bounds the wait for the answer too, as the instance ends at it.
@@ -101,8 +109,11 @@ impl Service {
         .await;
         let (answer, ended) = match first {
             // Answered while still running (a streamed body, work after the answer): the
-            // rest of the run goes on when `run` is dropped.
-            Ok(Ok(answer)) => return answered(answer),
+            // rest of the run goes on in a task of its own.
+            Ok(Ok(answer)) => {
+                run.detach();
+                return answered(answer);
+            }
             // The guest dropped its response outparam unset; its end says why.
             Ok(Err(_)) => (None, run.await),
             Err(ended) => (rx.try_recv().ok(), ended),
@@ -113,6 +124,7 @@ impl Service {
         match ended {
             Ended::Returned => plain(500, "the service ended without a response\n"),
             Ended::OutOfTime => plain(504, "the service did not answer in time\n"),
+            Ended::Cut => plain(503, "the container group is stopping\n"),
             Ended::Failed(Exit::OutOfMemory) => plain(500, "the service ran out of memory\n"),
             Ended::Failed(exit) => plain(
                 500,
@@ -137,32 +149,96 @@ enum Ended {
     Returned,
     Failed(Exit),
     OutOfTime,
+    /// Still running at the end of its group's stop grace.
+    Cut,
 }
 
-/// A request's instance, run to its end wherever it is dropped: if the connection goes away
-/// (or answers) while the guest is still running, the rest of the run moves to a task of
-/// its own, so a guest never stops halfway because its client left.
-struct Run(Option<Pin<Box<dyn Future<Output = Ended> + Send>>>);
+/// A request's instance, run on the handler's task until it ends. If the handler is done
+/// first (the guest answered and goes on, or its client left), the rest of the run moves to
+/// a task of its own, so a guest never stops halfway because its client left. Once the
+/// group stops, a run still going gets the drain grace and is then cut, wherever it runs; a
+/// run whose connection is dropped during a stop (its grace is over) is cut at once.
+struct Run {
+    run: Option<Pin<Box<dyn Future<Output = Ended> + Send>>>,
+    /// Armed the first time the run does not end in one poll: the stop, then the grace.
+    cut: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    stopping: CancellationToken,
+    runs: TaskTracker,
+    /// Counts this run among the service's runs while it is on the handler's task.
+    _counted: TaskTrackerToken,
+    /// Already the task of its own: dropping it never moves it again.
+    detached: bool,
+}
+
+impl Run {
+    fn new(service: &Service, run: impl Future<Output = Ended> + Send + 'static) -> Run {
+        Run {
+            run: Some(Box::pin(run)),
+            cut: None,
+            stopping: service.stopping.clone(),
+            runs: service.runs.clone(),
+            _counted: service.runs.token(),
+            detached: false,
+        }
+    }
+
+    /// Lets the rest of the run go on in a task of its own.
+    fn detach(&mut self) {
+        if self.run.is_none() {
+            return;
+        }
+        // Outside a runtime (the platform shutting down) there is nothing to finish on.
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let rest = Run {
+            run: self.run.take(),
+            cut: self.cut.take(),
+            stopping: self.stopping.clone(),
+            runs: self.runs.clone(),
+            _counted: self.runs.token(),
+            detached: true,
+        };
+        self.runs.spawn_on(
+            async move {
+                rest.await;
+            },
+            &rt,
+        );
+    }
+}
 
 impl Future for Run {
     type Output = Ended;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended> {
-        let Some(run) = self.0.as_mut() else {
+        let this = &mut *self;
+        let Some(run) = this.run.as_mut() else {
             return Poll::Pending;
         };
-        let ended = std::task::ready!(run.as_mut().poll(cx));
-        self.0 = None;
-        Poll::Ready(ended)
+        if let Poll::Ready(ended) = run.as_mut().poll(cx) {
+            this.run = None;
+            return Poll::Ready(ended);
+        }
+        let stopping = &this.stopping;
+        let cut = this.cut.get_or_insert_with(|| {
+            let stopping = stopping.clone();
+            Box::pin(async move {
+                stopping.cancelled().await;
+                tokio::time::sleep(super::DRAIN_GRACE).await;
+            })
+        });
+        if cut.as_mut().poll(cx).is_ready() {
+            this.run = None;
+            return Poll::Ready(Ended::Cut);
+        }
+        Poll::Pending
     }
 }
 
 impl Drop for Run {
     fn drop(&mut self) {
-        if let Some(run) = self.0.take() {
-            // Outside a runtime (the platform shutting down) there is nothing to finish on.
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(run);
-            }
+        if !self.detached && !self.stopping.is_cancelled() {
+            self.detach();
         }
     }
 }

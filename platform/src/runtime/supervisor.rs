@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// First back-off before restarting an exited container, doubled each time...
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
@@ -397,6 +398,7 @@ pub(super) async fn supervise(
     // Running, so a service group reaches Running in one transaction.
     ctx.defer_provisioning("Succeeded");
     let mut tasks = Vec::new();
+    let mut services = Vec::new();
     for (c, l) in group.spec.containers.iter().zip(main_loaded) {
         let sandbox = Sandbox::new(
             ctx.id,
@@ -413,7 +415,10 @@ pub(super) async fn supervise(
                     sandbox,
                     request_timeout: rt.config.request_timeout,
                     on_failure: request_failure_events(&ctx, &c.name),
+                    stopping: ctx.cancel.clone(),
+                    runs: TaskTracker::new(),
                 });
+                services.push(service.clone());
                 if front_port.is_some_and(|fp| c.ports.iter().any(|p| p.port == fp)) {
                     rt.front
                         .lock()
@@ -433,6 +438,11 @@ pub(super) async fn supervise(
     ctx.flush_deferred().await;
     for t in tasks {
         let _ = t.await;
+    }
+    // Requests whose guests go on after their connections: bounded by the stop's grace.
+    for service in services {
+        service.runs.close();
+        service.runs.wait().await;
     }
     let mut front = rt.front.lock().unwrap_or_else(|e| e.into_inner());
     if front
