@@ -34,8 +34,8 @@ pub struct Service {
     /// Cancelled when the container's group stops: a run still going gets the drain grace,
     /// then is cut.
     pub stopping: CancellationToken,
-    /// The runs that outlived their request's handler; the supervisor waits for them once
-    /// its ports are closed, so a stopped group leaves no instance behind.
+    /// Counts every run in flight, on a handler's task or on its own; the supervisor waits
+    /// for them once its ports are closed, so a stopped group leaves no instance behind.
     pub runs: TaskTracker,
 }
 
@@ -164,7 +164,7 @@ struct Run {
     cut: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     stopping: CancellationToken,
     runs: TaskTracker,
-    /// Counts this run among the service's runs while it is on the handler's task.
+    /// Counts this run among the service's runs until it is dropped.
     _counted: TaskTrackerToken,
     /// Already the task of its own: dropping it never moves it again.
     detached: bool,
@@ -199,12 +199,8 @@ impl Run {
             _counted: self.runs.token(),
             detached: true,
         };
-        self.runs.spawn_on(
-            async move {
-                rest.await;
-            },
-            &rt,
-        );
+        // `rest` counts itself among the runs, as this one did.
+        drop(rt.spawn(rest));
     }
 }
 
