@@ -6,5 +6,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    waci_platform::model::parse::fuzz_one(data);
+    waci_platform::api::fuzz_one(data);
 });

@@ -3,7 +3,6 @@
 //! file; anything else is an OCI reference, pulled by [`crate::registry`].
 //! This module knows neither wasmtime nor the store.
 
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -205,9 +204,7 @@ pub fn resolve(reference: &str) -> Result<Image, Error> {
     }
 }
 
-pub fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
+pub use crate::registry::digest;
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,8 @@
 //! - [`logs`]: guest output into the store, and followers woken as it lands.
 //! - [`directory`]: published FQDNs → groups, read by [`dns`] and [`frontdoor`].
 //! - [`dns`]: the embedded authoritative DNS server (hickory).
+//! - [`groups`]: the group operations (put, delete, stop, start, resume): the domain layer
+//!   that sequences store, names, runtime and volumes.
 //! - [`frontdoor`]: HTTP by `Host` to a group's first port, in-process.
 //! - [`http`]: the one accept loop of every listener (timeouts, drain).
 //! - [`api`]: the ARM-shaped control API (axum).
@@ -19,6 +21,7 @@ pub mod config;
 pub mod directory;
 pub mod dns;
 pub mod frontdoor;
+pub mod groups;
 pub mod http;
 pub mod images;
 pub mod logs;

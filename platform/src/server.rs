@@ -6,7 +6,9 @@ use crate::config::Config;
 use crate::directory::Directory;
 use crate::dns::{self, DnsHandler};
 use crate::frontdoor;
+use crate::groups::{self, Groups};
 use crate::logs::LogHub;
+use crate::portal::PortalConfig;
 use crate::runtime::engine::Engines;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::Store;
@@ -93,10 +95,7 @@ pub async fn serve(
 
     // Every stored name is published before anything answers.
     let directory = Arc::new(Directory::default());
-    let stored = store.list_groups(None, None)?;
-    for g in &stored {
-        directory.publish(g.id, g.fqdn.as_deref(), g.ip);
-    }
+    groups::publish_stored(&directory, &store.list_groups(None, None)?);
     let handler = DnsHandler::new(&config.zone, directory.clone(), config.dns_listen.ip())?;
     let (dns_addr, mut dns_server) = dns::start(config.dns_listen, handler).await?;
     // Guests may call out over HTTP, but never to the platform's own listeners.
@@ -116,21 +115,20 @@ pub async fn serve(
         },
     );
 
-    // Groups that were running when the platform last stopped start over, in one
-    // transaction: they show Pending until their ports are bound again, never a stale Running.
-    let resumed: std::collections::HashSet<i64> = stored
-        .iter()
-        .filter(|g| api::should_resume(g))
-        .map(|g| g.id)
-        .collect();
-    store.restart_groups(&resumed.iter().copied().collect::<Vec<_>>())?;
-    for g in store
-        .list_groups(None, None)?
-        .into_iter()
-        .filter(|g| resumed.contains(&g.id))
-    {
-        runtime.apply(g);
-    }
+    let groups = Groups::new(
+        store.clone(),
+        directory.clone(),
+        runtime.clone(),
+        groups::Settings {
+            tenant,
+            zone: config.zone.clone(),
+            location: config.location.clone(),
+            ip_pool: config.ip_pool_range(),
+            max_groups_per_subscription: config.max_groups_per_subscription,
+        },
+    );
+    // Groups that were running when the platform last stopped start over.
+    groups.resume().await?;
 
     let stop = CancellationToken::new();
     tokio::spawn({
@@ -163,17 +161,21 @@ pub async fn serve(
         token: token.clone(),
     });
 
-    let config = Arc::new(config);
+    let portal = Arc::new(PortalConfig {
+        front_door_port: front_addr.port(),
+        location: config.location.clone(),
+        zone: config.zone.clone(),
+        max_cpu: config.limits.max_cpu,
+        max_memory_gb: config.limits.max_memory_gb,
+    });
     let state = Arc::new(AppState {
+        groups,
         store: store.clone(),
         attach: Default::default(),
-        directory,
-        runtime: runtime.clone(),
         logs: logs.clone(),
-        config,
+        config: Arc::new(config),
         admin_hash: api::admin_hash(&token),
-        tenant,
-        front_door: front_addr,
+        portal,
     });
     crate::http::serve(
         listener,

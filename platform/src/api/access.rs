@@ -4,7 +4,8 @@
 //! Also the admin-only token API: create, list, revoke.
 
 use super::body::{ArmBody, json_body};
-use super::openapi;
+use super::openapi::{self, ErrorResponses};
+use super::render;
 use super::{ApiError, ApiResult, AppRef};
 use crate::model::now_rfc3339;
 use crate::store::TokenRow;
@@ -13,7 +14,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -127,15 +128,11 @@ fn parse_duration(s: &str) -> Option<time::Duration> {
     })
 }
 
-fn render(t: &TokenRow) -> Value {
-    json!({"id": t.id, "subscription": t.subscription, "created": t.created, "expires": t.expires})
-}
-
 /// `POST /tokens` `{"subscription": "S", "expires": "7d"}` → the token, shown this once.
 #[utoipa::path(
     post, path = "/tokens", tag = "tokens",
     request_body(content = openapi::TokenInput),
-    responses((status = 201, description = "the new token, shown this once", body = openapi::TokenCreated), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 413, description = "body over 1 MiB", body = openapi::ErrorResponse))
+    responses((status = 201, description = "the new token, shown this once", body = render::Token), ErrorResponses, (status = 413, description = "body over 1 MiB", body = render::ErrorResponse))
 )]
 pub async fn create(State(app): State<AppRef>, ArmBody(body): ArmBody) -> ApiResult<Response> {
     let v = json_body(&body)?;
@@ -168,26 +165,27 @@ pub async fn create(State(app): State<AppRef>, ArmBody(body): ArmBody) -> ApiRes
     };
     let (r, h) = (row.clone(), hash(&token));
     app.store.run(move |s| s.create_token(&r, &h)).await?;
-    let mut out = render(&row);
-    out["token"] = json!(token);
+    let out = render::Token {
+        token: Some(&token),
+        ..render::token(&row)
+    };
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
 #[utoipa::path(
     get, path = "/tokens", tag = "tokens",
-    responses((status = 200, description = "every token, never its secret", body = openapi::TokenList), (status = 401, description = "no valid token", body = openapi::ErrorResponse))
+    responses((status = 200, description = "every token, never its secret", body = render::TokenList), ErrorResponses)
 )]
-pub async fn list(State(app): State<AppRef>) -> ApiResult<Json<Value>> {
+pub async fn list(State(app): State<AppRef>) -> ApiResult<Response> {
     let rows = app.store.run(|s| s.list_tokens()).await?;
-    Ok(Json(
-        json!({"value": rows.iter().map(render).collect::<Vec<_>>()}),
-    ))
+    let value = rows.iter().map(render::token).collect();
+    Ok(Json(render::TokenList { value }).into_response())
 }
 
 #[utoipa::path(
     delete, path = "/tokens/{id}", tag = "tokens",
     params(("id" = String, Path, description = "the token's id")),
-    responses((status = 204, description = "revoked"), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 404, description = "not found", body = openapi::ErrorResponse))
+    responses((status = 204, description = "revoked"), ErrorResponses)
 )]
 pub async fn revoke(State(app): State<AppRef>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let i = id.clone();

@@ -5,14 +5,14 @@
 //! token, as ACI's is.
 
 use super::logs::{Follower, find_container};
-use super::openapi;
+use super::openapi::{self, ErrorResponses};
+use super::render;
 use super::{ApiError, ApiResult, AppRef};
 use axum::Json;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -47,12 +47,12 @@ impl Sessions {
 #[utoipa::path(
     post, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}/containers/{container}/attach", tag = "containers",
     params(openapi::ContainerPath, openapi::ApiVersion),
-    responses((status = 200, description = "a websocket carrying the container's output from now on, and its one-time password", body = openapi::AttachInfo), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 404, description = "not found", body = openapi::ErrorResponse))
+    responses((status = 200, description = "a websocket carrying the container's output from now on, and its one-time password", body = render::AttachInfo), ErrorResponses)
 )]
 pub async fn attach(
     State(app): State<AppRef>,
     Path((sub, rg, name, container)): Path<(String, String, String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<render::AttachInfo>> {
     let g = find_container(&app, sub, rg, name, &container).await?;
     let (gid, c) = (g.id, container.clone());
     let last = app
@@ -85,9 +85,10 @@ pub async fn attach(
         },
     );
     let base = app.config.public_api_url().replacen("http://", "ws://", 1);
-    Ok(Json(
-        json!({"webSocketUri": format!("{base}/attach/{id}"), "password": password}),
-    ))
+    Ok(Json(render::AttachInfo {
+        web_socket_uri: format!("{base}/attach/{id}"),
+        password,
+    }))
 }
 
 /// `GET /attach/{id}`: the socket itself.

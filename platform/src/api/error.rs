@@ -1,9 +1,12 @@
-//! The one error type of the API: chooses the HTTP status and ARM code, and renders
-//! `{"error":{"code","message"}}`. Nothing else in the crate knows status codes.
+//! The one error type of the control API: chooses the HTTP status and ARM code of every
+//! failure (bad input, the domain layer's and the store's errors), and renders
+//! `{"error":{"code","message"}}` through `render::ErrorResponse`. Nothing else chooses the
+//! control API's statuses; the data plane (front door, group ports) answers guests' HTTP
+//! with statuses of its own, named where they are chosen.
 
+use super::render::{ErrorDetail, ErrorResponse};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -42,7 +45,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let body = ErrorResponse {
+            error: ErrorDetail {
+                code: &self.code,
+                message: &self.message,
+            },
+        };
         (self.status, axum::Json(body)).into_response()
     }
 }
@@ -50,6 +58,33 @@ impl IntoResponse for ApiError {
 impl From<crate::model::parse::FieldError> for ApiError {
     fn from(e: crate::model::parse::FieldError) -> Self {
         ApiError::bad_request(e.code, format!("{} (field '{}')", e.message, e.field))
+    }
+}
+
+impl From<crate::groups::Error> for ApiError {
+    fn from(e: crate::groups::Error) -> Self {
+        use crate::groups::Error::*;
+        match e {
+            GroupNotFound {
+                resource_group,
+                name,
+            } => ApiError::not_found(
+                &format!("{}/containerGroups", crate::groups::PROVIDER),
+                &name,
+                &resource_group,
+            ),
+            ResourceGroupNotFound(name) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "ResourceGroupNotFound",
+                format!("Resource group '{name}' could not be found."),
+            ),
+            OperationNotFound(id) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "OperationNotFound",
+                format!("The operation '{id}' was not found."),
+            ),
+            Store(e) => e.into(),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Container logs over the API: `tail`, `timestamps`, and `follow` (chunked, live).
 
-use super::openapi;
+use super::openapi::{self, ErrorResponses};
+use super::render;
 use super::{ApiError, ApiResult, AppRef};
 use crate::model::{RestartPolicy, Scope};
 use crate::store::{GroupRow, LogLine};
@@ -9,7 +10,6 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -34,7 +34,7 @@ fn flag(q: &HashMap<String, String>, key: &str) -> bool {
 #[utoipa::path(
     get, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}/containers/{container}/logs", tag = "containers",
     params(openapi::ContainerPath, openapi::ApiVersion, openapi::LogsQuery),
-    responses((status = 200, description = "the container's logs; with follow=true, chunked text until the container ends", body = openapi::Logs, content_type = "application/json"), (status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 404, description = "not found", body = openapi::ErrorResponse))
+    responses((status = 200, description = "the container's logs; with follow=true, chunked text until the container ends", body = render::Logs, content_type = "application/json"), ErrorResponses)
 )]
 pub async fn logs(
     State(app): State<AppRef>,
@@ -68,7 +68,7 @@ pub async fn logs(
             ));
         }
         content.extend(lines.iter().map(|l| format_line(l, timestamps)));
-        return Ok(Json(json!({"content": content})).into_response());
+        return Ok(Json(render::Logs { content }).into_response());
     }
     let last = lines.last().map(|l| l.id).unwrap_or(0);
     let first: String = lines.iter().map(|l| format_line(l, timestamps)).collect();
@@ -158,16 +158,9 @@ pub async fn find_container(
 ) -> ApiResult<GroupRow> {
     let scope = Scope {
         subscription: sub,
-        resource_group: rg.clone(),
+        resource_group: rg,
     };
-    let n = name.clone();
-    let g = app
-        .store
-        .run(move |s| s.group(&scope, &n))
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found("Microsoft.ContainerInstance/containerGroups", &name, &rg)
-        })?;
+    let g = app.groups.find(&scope, &name).await?;
     if !g
         .spec
         .containers

@@ -1,9 +1,11 @@
-//! The control API (DESIGN.md §3): ARM-shaped paths, the bearer token, `api-version`, and
-//! the handlers that turn requests into store changes and runtime work.
+//! The control API (DESIGN.md §3): ARM-shaped paths, the bearer token, `api-version`, the
+//! request id, and the handlers that translate a request into one call of the domain layer
+//! ([`crate::groups`]) and its result into an answer.
 //!
-//! Only this module knows HTTP status codes and the ARM JSON shape.
+//! Only this module chooses the control API's statuses and writes the ARM JSON shape
+//! (`render`); `error.rs` maps every failure to a status and an ARM code.
 //! **Invariant:** a request that fails validation changes nothing: parsing happens before
-//! any store call, and each store change is one transaction.
+//! any domain call, and each store change is one transaction.
 
 mod access;
 mod attach;
@@ -13,9 +15,9 @@ mod groups;
 mod logs;
 mod openapi;
 mod render;
+mod request_id;
 
 pub use error::{ApiError, ApiResult};
-pub use groups::should_resume;
 
 /// How the admin token is kept in memory: hashed, like every other token.
 pub fn admin_hash(token: &str) -> String {
@@ -23,16 +25,19 @@ pub fn admin_hash(token: &str) -> String {
 }
 
 use crate::config::Config;
+use crate::groups::Groups;
 use crate::logs::LogHub;
-use crate::runtime::Runtime;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::Request;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Every api-version the API accepts: ACI's published versions from 2021-10-01 on.
 pub const API_VERSIONS: &[&str] = &[
@@ -50,49 +55,63 @@ pub const API_VERSIONS: &[&str] = &[
 ];
 
 pub struct AppState {
+    /// The group operations (put, delete, stop, ...): every change a handler makes.
+    pub groups: Groups,
+    /// Point reads for logs and tokens.
     pub store: Store,
     /// Open attach sessions (one-time passwords for the output socket).
     pub attach: attach::Sessions,
-    /// Published names: written right after the store commits (DNS, front door read it).
-    pub directory: Arc<crate::directory::Directory>,
-    pub runtime: Arc<Runtime>,
     pub logs: Arc<LogHub>,
     pub config: Arc<Config>,
     /// SHA-256 of the admin token (DESIGN.md §10), compared in constant time.
     pub admin_hash: String,
-    /// This platform's tenant id, hashed into `TenantReuse` FQDNs.
-    pub tenant: String,
-    /// Where the front door listens (port 0 resolved): the portal links FQDNs through it.
-    pub front_door: std::net::SocketAddr,
+    /// What the portal's page needs to know (served outside the token check).
+    pub portal: Arc<crate::portal::PortalConfig>,
 }
 
 pub type AppRef = Arc<AppState>;
 
-/// Every route of the API in one place. Paths are canonical: [`canonical_path`] rewrites
-/// ARM's case-insensitive spellings before routing.
-pub fn router(state: AppRef) -> Router {
-    let rg = "/subscriptions/{sub}/resourceGroups/{rg}";
-    let cg = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups";
-    let arm = Router::new()
-        .route("/subscriptions/{sub}/resourceGroups", get(groups::list_resource_groups))
-        .route(rg, put(groups::put_resource_group).get(groups::get_resource_group).delete(groups::delete_resource_group))
-        .route(cg, get(groups::list_in_resource_group))
-        .route(&format!("{cg}/{{name}}"), put(groups::put_group).get(groups::get_group).delete(groups::delete_group).patch(groups::patch_group))
-        .route(&format!("{cg}/{{name}}/containers/{{container}}/logs"), get(logs::logs))
-        .route(&format!("{cg}/{{name}}/containers/{{container}}/attach"), post(attach::attach))
-        .route(&format!("{cg}/{{name}}/containers/{{container}}/exec"), post(exec))
-        .route("/subscriptions/{sub}/providers/Microsoft.ContainerInstance/containerGroups", get(groups::list_in_subscription))
-        .route("/subscriptions/{sub}/providers/Microsoft.ContainerInstance/locations/{loc}/operations/{id}", get(groups::operation))
-        .route(&format!("{cg}/{{name}}/{{action}}"), post(groups::action))
+/// Every route of the API, each registered once with its OpenAPI description (the
+/// `#[utoipa::path]` on its handler names its path and verb). Paths are canonical:
+/// [`canonical_path`] rewrites ARM's case-insensitive spellings before routing.
+fn routes() -> OpenApiRouter<AppRef> {
+    let arm = OpenApiRouter::new()
+        .routes(routes!(groups::list_resource_groups))
+        .routes(routes!(
+            groups::put_resource_group,
+            groups::get_resource_group,
+            groups::delete_resource_group
+        ))
+        .routes(routes!(groups::list_in_resource_group))
+        .routes(routes!(
+            groups::put_group,
+            groups::get_group,
+            groups::delete_group,
+            groups::patch_group
+        ))
+        .routes(routes!(logs::logs))
+        .routes(routes!(attach::attach))
+        .routes(routes!(exec))
+        .routes(routes!(groups::list_in_subscription))
+        .routes(routes!(groups::operation))
+        .routes(routes!(groups::action))
         .layer(middleware::from_fn(require_api_version));
-    let tokens = Router::new()
-        .route("/tokens", post(access::create).get(access::list))
-        .route("/tokens/{id}", axum::routing::delete(access::revoke))
+    let tokens = OpenApiRouter::new()
+        .routes(routes!(access::create, access::list))
+        .routes(routes!(access::revoke))
         .route_layer(middleware::from_fn(admin_only));
-    Router::new()
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(arm)
         .merge(tokens)
-        .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+}
+
+/// The API's router: [`routes`] behind the token check, the attach socket, the OpenAPI
+/// document and the portal, with a request id on every answer.
+pub fn router(state: AppRef) -> Router {
+    let (api, doc) = openapi::refine(routes().split_for_parts());
+    // Written once: the document does not change while the platform runs.
+    let doc: Arc<str> = serde_json::to_string(&doc).unwrap_or_default().into();
+    api.layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -100,18 +119,30 @@ pub fn router(state: AppRef) -> Router {
         ))
         // The attach socket is authenticated by its one-time password instead.
         .route("/attach/{id}", get(attach::socket))
-        // The API's own description, derived from the handlers; it holds no data.
-        .route("/openapi.json", get(openapi::document))
+        // The API's own description; it holds no data.
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        doc.to_string(),
+                    )
+                }
+            }),
+        )
+        .with_state(state.clone())
         // The portal's page and assets hold no data; the page sends the token on API calls.
-        .merge(crate::portal::router())
-        .with_state(state)
+        .merge(crate::portal::router(state.portal.clone()))
+        .layer(middleware::from_fn(request_id::tag))
 }
 
 /// ACI's exec opens a shell in a container; a component has no shell or process to enter.
 #[utoipa::path(
     post, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}/containers/{container}/exec", tag = "containers",
     params(openapi::ContainerPath, openapi::ApiVersion),
-    responses((status = 400, description = "bad input or api-version", body = openapi::ErrorResponse), (status = 401, description = "no valid token", body = openapi::ErrorResponse), (status = 409, description = "conflict (name taken, quota reached, not supported)", body = openapi::ErrorResponse))
+    responses(openapi::ErrorResponses, (status = 409, description = "exec is not supported", body = render::ErrorResponse))
 )]
 async fn exec() -> ApiError {
     ApiError::new(
@@ -240,9 +271,74 @@ async fn require_api_version(req: Request, next: Next) -> Response {
     }
 }
 
+/// The fuzz target's body (`fuzz/fuzz_targets/parse_group.rs`): the first line of `data`
+/// is a group name (and a path), the rest a PUT body. Everything the API does with such a
+/// request before it reaches the domain layer runs here; any panic is a bug. Checks two
+/// properties on the way: canonical paths are a fixed point, and a parsed spec always
+/// passes its own name rules.
+pub fn fuzz_one(data: &[u8]) {
+    use crate::model::{names, parse};
+    let text = String::from_utf8_lossy(data);
+    let (name, body) = text.split_once('\n').unwrap_or((&text, ""));
+    let canonical = canonical_path(name);
+    assert_eq!(
+        canonical_path(&canonical),
+        canonical,
+        "canonical_path is idempotent"
+    );
+    let _ = names::check_resource_group_name(name);
+    let _ = names::check_dns_label(name);
+    let _ = names::check_env_name(name);
+    let _ = names::check_volume_name(name);
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return;
+    };
+    let _ = parse::tags_of(&value);
+    let limits = parse::Limits {
+        max_cpu: 4.0,
+        max_memory_gb: 16.0,
+    };
+    let image_ok = |i: &str| crate::images::check(i).map_err(|e| e.to_string());
+    if let Ok(spec) = parse::container_group(&value, name, "local", &limits, &image_ok) {
+        assert!(names::check_resource_name(name, true).is_ok());
+        for c in spec.containers.iter().chain(&spec.init_containers) {
+            assert!(
+                names::check_resource_name(&c.name, false).is_ok(),
+                "{}",
+                c.name
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::canonical_path;
+    use super::{canonical_path, fuzz_one};
+    use serde_json::json;
+
+    #[test]
+    fn fuzz_one_takes_the_seed_corpus() {
+        let group = json!({"location": "local", "properties": {"containers": [{"name": "a",
+            "properties": {"image": "waci/hello-http", "resources": {"requests": {"cpu": 1, "memoryInGB": 1}}}}]}});
+        let inputs: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"web\n{}".to_vec(),
+            format!("web\n{group}").into_bytes(),
+            b"/subscriptions//resourcegroups/x/PROVIDERS/a//b\n[1,2]".to_vec(),
+            b"\xff\xfe\n{\"properties\": {\"containers\": [null]}}".to_vec(),
+            format!("web\n{}", "[".repeat(200)).into_bytes(),
+        ];
+        for i in inputs {
+            fuzz_one(&i);
+        }
+        for example in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples"))
+            .unwrap()
+            .flatten()
+        {
+            let text = std::fs::read_to_string(example.path()).unwrap();
+            fuzz_one(format!("web\n{text}").as_bytes());
+        }
+    }
 
     fn check(input: &str, expected: &str) {
         assert_eq!(canonical_path(input), expected, "{input}");

@@ -4,15 +4,27 @@
 //!
 //! **Invariant:** nothing served here holds data or needs the token. The page keeps the token
 //! in the browser tab and sends it as `Authorization: Bearer` on every API call, like any
-//! other client; this module never reads or changes the store.
+//! other client; this module never reads or changes the store and knows nothing of the API
+//! but its api-version (it is a client of the API, like the CLI).
 
-use crate::api::{ApiError, AppRef};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
+use std::sync::Arc;
+
+/// What the page needs to know before its first API call, fixed at start.
+#[derive(Debug, Clone)]
+pub struct PortalConfig {
+    /// Where the front door listens (port 0 resolved): the page links FQDNs through it.
+    pub front_door_port: u16,
+    pub location: String,
+    pub zone: String,
+    pub max_cpu: f64,
+    pub max_memory_gb: f64,
+}
 
 /// The page's files: name under `/portal/`, content type, body.
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -45,11 +57,12 @@ pub const DEFAULT_SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
 const API_VERSION: &str = "2025-09-01";
 
 /// The portal's routes; the API's router adds them outside its token check.
-pub fn router() -> Router<AppRef> {
+pub fn router(config: Arc<PortalConfig>) -> Router {
     Router::new()
         .route("/", get(index))
-        .route("/portal/config", get(config))
+        .route("/portal/config", get(page_config))
         .route("/portal/{asset}", get(asset))
+        .with_state(config)
 }
 
 /// Adds the headers every portal response carries: no caching across upgrades of the
@@ -83,30 +96,33 @@ async fn index() -> Response {
 async fn asset(Path(name): Path<String>) -> Response {
     match ASSETS.iter().find(|(n, _, _)| *n == name) {
         Some((_, content_type, body)) => with_headers(content_type, *body),
-        None => ApiError::new(
+        // Not an API answer: a plain page for a browser.
+        None => (
             StatusCode::NOT_FOUND,
-            "NotFound",
-            format!("The portal has no file '{name}'."),
+            with_headers(
+                "text/plain; charset=utf-8",
+                format!("The portal has no file '{name}'."),
+            ),
         )
-        .into_response(),
+            .into_response(),
     }
 }
 
 /// What the page needs to know before its first API call: where the front door is (FQDN
 /// links go through it), the quickstart images, and the ARM coordinates it uses.
-async fn config(State(app): State<AppRef>) -> Response {
+async fn page_config(State(c): State<Arc<PortalConfig>>) -> Response {
     let images: Vec<_> = crate::images::built_in_images()
         .into_iter()
         .map(|b| json!({"image": b.reference, "summary": b.summary, "port": b.port}))
         .collect();
     let body = json!({
-        "frontDoorPort": app.front_door.port(),
-        "location": app.config.location,
-        "zone": app.config.zone,
+        "frontDoorPort": c.front_door_port,
+        "location": c.location,
+        "zone": c.zone,
         "apiVersion": API_VERSION,
         "subscription": DEFAULT_SUBSCRIPTION,
-        "maxCpu": app.config.limits.max_cpu,
-        "maxMemoryGb": app.config.limits.max_memory_gb,
+        "maxCpu": c.max_cpu,
+        "maxMemoryGb": c.max_memory_gb,
         "quickstartImages": images,
     });
     with_headers("application/json", axum::Json(body))

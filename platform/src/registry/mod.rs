@@ -11,7 +11,8 @@
 //!   one request to the registry.
 //!
 //! A registry on loopback is spoken to in plain HTTP; any other over TLS with the system's
-//! roots. This module knows neither wasmtime nor the store.
+//! roots. This module knows neither wasmtime nor the store, nor `images` (which resolves a
+//! reference to bytes and calls this module for the registry kind).
 
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
@@ -24,6 +25,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::OnceCell;
+
+mod classify;
+mod push;
+#[cfg(test)]
+mod tests;
+
+use classify::{classify, component_layer};
+pub use push::{Pushed, push};
 
 /// The layer media type of a Wasm component (CNCF Wasm OCI artifact layout).
 pub const WASM_LAYER: &str = "application/wasm";
@@ -368,231 +377,9 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     r.map_err(|e| Error::Disk(format!("writing {}: {e}", path.display())))
 }
 
-/// The component layer of a manifest: the `application/wasm` one.
-fn component_layer(image: &str, manifest: &OciImageManifest) -> Result<OciDescriptor, Error> {
-    let layer = manifest
-        .layers
-        .iter()
-        .find(|l| l.media_type == WASM_LAYER || OLDER_WASM_LAYERS.contains(&l.media_type.as_str()))
-        .cloned()
-        .ok_or_else(|| Error::NotAComponent {
-            image: image.to_string(),
-            why: format!(
-                "it has no {WASM_LAYER} layer (its layers are: {})",
-                if manifest.layers.is_empty() {
-                    "none".to_string()
-                } else {
-                    manifest
-                        .layers
-                        .iter()
-                        .map(|l| l.media_type.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            ),
-        })?;
-    if layer.size > MAX_IMAGE_BYTES {
-        return Err(Error::TooLarge {
-            image: image.to_string(),
-            size: layer.size,
-            max: MAX_IMAGE_BYTES,
-        });
-    }
-    Ok(layer)
-}
-
-/// Turns the client's error into one that says which of the failures of DESIGN.md §4 it is.
-fn classify(
-    e: OciDistributionError,
-    image: &str,
-    registry: &str,
-    credentials: Option<&Credentials>,
-) -> Error {
-    let unauthorized = || Error::Unauthorized {
-        registry: registry.to_string(),
-        image: image.to_string(),
-        hint: if credentials.is_some() {
-            "the username or password is wrong"
-        } else {
-            "it needs credentials (imageRegistryCredentials, or --registry-username and --registry-password)"
-        },
-    };
-    match e {
-        OciDistributionError::AuthenticationFailure(_)
-        | OciDistributionError::UnauthorizedError { .. } => unauthorized(),
-        OciDistributionError::ImageManifestNotFoundError(_) => Error::NotFound(image.to_string()),
-        OciDistributionError::ServerError { code, .. } if code == 401 || code == 403 => {
-            unauthorized()
-        }
-        OciDistributionError::ServerError { code: 404, .. } => Error::NotFound(image.to_string()),
-        OciDistributionError::RegistryError { envelope, .. } => {
-            match envelope.errors.first().map(|e| &e.code) {
-                Some(OciErrorCode::Unauthorized | OciErrorCode::Denied) => unauthorized(),
-                Some(
-                    OciErrorCode::ManifestUnknown
-                    | OciErrorCode::NameUnknown
-                    | OciErrorCode::NotFound,
-                ) => Error::NotFound(image.to_string()),
-                _ => Error::Other {
-                    image: image.to_string(),
-                    cause: envelope.to_string(),
-                },
-            }
-        }
-        OciDistributionError::RequestError(r) => {
-            if let Some(status) = r.status() {
-                match status.as_u16() {
-                    401 | 403 => return unauthorized(),
-                    404 => return Error::NotFound(image.to_string()),
-                    _ => {}
-                }
-            }
-            if r.is_connect() || r.is_timeout() {
-                let mut cause = r.to_string();
-                let mut source = std::error::Error::source(&r);
-                while let Some(s) = source {
-                    cause = s.to_string();
-                    source = s.source();
-                }
-                Error::Unreachable {
-                    registry: registry.to_string(),
-                    cause,
-                }
-            } else {
-                Error::Other {
-                    image: image.to_string(),
-                    cause: r.to_string(),
-                }
-            }
-        }
-        other => Error::Other {
-            image: image.to_string(),
-            cause: other.to_string(),
-        },
-    }
-}
-
-/// What a push left in the registry.
-#[derive(Debug, Clone)]
-pub struct Pushed {
-    /// `registry/repository@sha256:...`: the reference that names exactly these bits.
-    pub pinned: String,
-    pub manifest_digest: String,
-    pub layer_digest: String,
-    pub size: usize,
-}
-
-/// Pushes a component to `reference` in the CNCF Wasm OCI artifact layout.
-pub async fn push(
-    bytes: Vec<u8>,
-    reference: &str,
-    credentials: Option<&Credentials>,
-) -> Result<Pushed, Error> {
-    let target = parse(reference)?;
-    check_component(reference, &bytes)?;
-    let size = bytes.len();
-    let layer_digest = crate::images::digest(&bytes);
-    let config = serde_json::json!({
-        "created": crate::model::now_rfc3339(),
-        "architecture": "wasm",
-        "os": "wasip2",
-        "layerDigests": [layer_digest],
-    });
-    let config = Config::new(
-        serde_json::to_vec(&config).map_err(|e| Error::Disk(e.to_string()))?,
-        WASM_CONFIG.to_string(),
-        None,
-    );
-    let layers = [ImageLayer::new(bytes, WASM_LAYER.to_string(), None)];
-    let registry = target.resolve_registry().to_string();
-    let client = client_for(&registry);
-    let auth = auth(credentials);
-    let fail = |e| classify(e, reference, &registry, credentials);
-    client
-        .push(&target, &layers, config, &auth, None)
-        .await
-        .map_err(fail)?;
-    let manifest_digest = client
-        .fetch_manifest_digest(&target, &auth)
-        .await
-        .map_err(fail)?;
-    Ok(Pushed {
-        pinned: format!(
-            "{}/{}@{}",
-            target.registry(),
-            target.repository(),
-            manifest_digest
-        ),
-        manifest_digest,
-        layer_digest,
-        size,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_registries_are_plain_http() {
-        for r in [
-            "localhost:5000",
-            "127.0.0.1:5000",
-            "127.9.9.9",
-            "[::1]:5000",
-            "LOCALHOST",
-        ] {
-            assert!(is_loopback(r), "{r}");
-        }
-        for r in [
-            "ghcr.io",
-            "example.com:5000",
-            "10.0.0.1:5000",
-            "localhost.example.com",
-        ] {
-            assert!(!is_loopback(r), "{r}");
-        }
-    }
-
-    #[test]
-    fn only_components_pass() {
-        let component = [0, b'a', b's', b'm', 0x0d, 0, 1, 0];
-        let module = [0, b'a', b's', b'm', 1, 0, 0, 0];
-        assert!(check_component("x", &component).is_ok());
-        let e = check_component("x", &module).unwrap_err().to_string();
-        assert!(e.contains("core WebAssembly module"), "{e}");
-        let e = check_component("x", b"{\"not\": \"wasm\"}")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("not WebAssembly"), "{e}");
-    }
-
-    #[tokio::test]
-    async fn concurrent_callers_share_one_run() {
-        let flights = Arc::new(Flights::<u32>::new());
-        let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let mut tasks = Vec::new();
-        for _ in 0..20 {
-            let (f, runs) = (flights.clone(), runs.clone());
-            tasks.push(tokio::spawn(async move {
-                f.run("k", async {
-                    runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    7
-                })
-                .await
-            }));
-        }
-        let mut ran = 0;
-        for t in tasks {
-            let (v, r) = t.await.unwrap();
-            assert_eq!(v, 7);
-            ran += r as u32;
-        }
-        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
-        assert_eq!(ran, 1);
-        // Once finished, a new call runs again (a tag may have moved since).
-        let (v, r) = flights.run("k", async { 8 }).await;
-        assert_eq!((v, r), (8, true));
-    }
+/// A content digest as OCI writes it (`sha256:<hex>`): how blobs are named here, and how
+/// the runtime keys compiled code.
+pub fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
