@@ -230,15 +230,15 @@ pub async fn put_group(
                 };
                 Some(names::fqdn(label, ip.scope, &ids, nonce, &location, &zone))
             };
-            let outcome = s.put_group(
-                &s2,
-                &n2,
-                &spec,
-                pool,
-                max_groups,
-                &fqdn,
-                Some((&op2, &resource_id)),
-            )?;
+            let outcome = s.put_group(crate::store::PutGroup {
+                scope: &s2,
+                name: &n2,
+                spec: &spec,
+                ip_pool: pool,
+                max_groups_per_subscription: max_groups,
+                fqdn: &fqdn,
+                operation: Some((&op2, &resource_id)),
+            })?;
             // The answer's instance view, read in the same trip to the store.
             let id = outcome.group.id;
             Ok::<_, crate::store::Error>((outcome, s.containers(id)?, s.events(id)?))

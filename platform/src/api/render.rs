@@ -37,7 +37,7 @@ pub fn group<'a>(g: &'a GroupRow, view: Option<&'a View<'a>>) -> GroupJson<'a> {
     GroupJson {
         g,
         view,
-        provisioning: &g.provisioning_state,
+        provisioning: g.provisioning_state.as_str(),
     }
 }
 
@@ -448,7 +448,7 @@ mod tests {
             resource_group: "RG".into(),
             name: "g".into(),
             spec,
-            provisioning_state: "Succeeded".into(),
+            provisioning_state: ProvisioningState::Succeeded,
             state: GroupState::Running,
             ip: Some(std::net::Ipv4Addr::new(127, 77, 0, 9)),
             fqdn: Some("myapp.local.waci.localhost".into()),
