@@ -8,7 +8,7 @@ use super::openapi::{self, ErrorResponses};
 use super::render::{self, ErrorResponse};
 use super::{ApiError, ApiResult, AppRef};
 use crate::groups::{NewOperation, Snapshot};
-use crate::model::{Scope, names, parse};
+use crate::model::{ProvisioningState, Scope, names, parse};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -223,7 +223,7 @@ pub async fn delete_group(
 ) -> ApiResult<Response> {
     // The answer is the group as it was, `Deleting`.
     Ok(match app.groups.delete(&scope(sub, rg), &name).await? {
-        Some(s) => full_view(&s, Some("Deleting")),
+        Some(s) => full_view(&s, Some(ProvisioningState::Deleting.as_str())),
         None => StatusCode::NO_CONTENT.into_response(),
     })
 }

@@ -167,15 +167,15 @@ impl Groups {
             .run(move |s| {
                 let fqdn = |nonce: &str| fqdn_of(&settings, &scope, &spec, nonce);
                 let resource_id = group_id(&scope.subscription, &scope.resource_group, &name);
-                let outcome = s.put_group(
-                    &scope,
-                    &name,
-                    &spec,
-                    settings.ip_pool,
-                    settings.max_groups_per_subscription,
-                    &fqdn,
-                    Some((&op, &resource_id)),
-                )?;
+                let outcome = s.put_group(store::PutGroup {
+                    scope: &scope,
+                    name: &name,
+                    spec: &spec,
+                    ip_pool: settings.ip_pool,
+                    max_groups_per_subscription: settings.max_groups_per_subscription,
+                    fqdn: &fqdn,
+                    operation: Some((&op, &resource_id)),
+                })?;
                 // The answer's instance view, read in the same trip to the store.
                 let id = outcome.group.id;
                 Ok::<_, store::Error>((outcome, s.containers(id)?, s.events(id)?))

@@ -17,7 +17,7 @@ fn group(state: GroupState, policy: RestartPolicy) -> GroupRow {
         resource_group: "rg".into(),
         name: "g".into(),
         spec,
-        provisioning_state: "Succeeded".into(),
+        provisioning_state: crate::model::ProvisioningState::Succeeded,
         state,
         ip: None,
         fqdn: None,

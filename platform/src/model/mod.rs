@@ -221,6 +221,45 @@ impl GroupState {
     }
 }
 
+/// ARM's `provisioningState` of a container group: how far the platform has got with what
+/// the user last asked for (`Deleting` is only ever an answer to a DELETE, never stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProvisioningState {
+    Pending,
+    Creating,
+    Succeeded,
+    Failed,
+    Deleting,
+}
+
+impl ProvisioningState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProvisioningState::Pending => "Pending",
+            ProvisioningState::Creating => "Creating",
+            ProvisioningState::Succeeded => "Succeeded",
+            ProvisioningState::Failed => "Failed",
+            ProvisioningState::Deleting => "Deleting",
+        }
+    }
+}
+
+impl std::str::FromStr for ProvisioningState {
+    type Err = String;
+
+    /// The exact name [`ProvisioningState::as_str`] gives (the store's spelling).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "Pending" => Ok(ProvisioningState::Pending),
+            "Creating" => Ok(ProvisioningState::Creating),
+            "Succeeded" => Ok(ProvisioningState::Succeeded),
+            "Failed" => Ok(ProvisioningState::Failed),
+            "Deleting" => Ok(ProvisioningState::Deleting),
+            _ => Err(format!("unknown provisioning state '{s}'")),
+        }
+    }
+}
+
 /// One container's `currentState` / `previousState`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ContainerState {
@@ -262,4 +301,31 @@ pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProvisioningState;
+
+    /// The store and ARM's JSON spell a provisioning state the same way, and read it back.
+    #[test]
+    fn provisioning_states_round_trip_as_their_names() {
+        use ProvisioningState::*;
+        for (state, name) in [
+            (Pending, "Pending"),
+            (Creating, "Creating"),
+            (Succeeded, "Succeeded"),
+            (Failed, "Failed"),
+            (Deleting, "Deleting"),
+        ] {
+            assert_eq!(state.as_str(), name);
+            assert_eq!(name.parse::<ProvisioningState>(), Ok(state));
+            assert_eq!(serde_json::to_value(state).unwrap(), name);
+            assert_eq!(
+                serde_json::from_value::<ProvisioningState>(name.into()).unwrap(),
+                state
+            );
+        }
+        assert!("succeeded".parse::<ProvisioningState>().is_err());
+    }
 }

@@ -10,7 +10,7 @@ use super::service::{self, Service};
 use super::volumes;
 use super::{Runtime, Supervised, group_state};
 use crate::images;
-use crate::model::{Container, ContainerState, RestartPolicy, now_rfc3339};
+use crate::model::{Container, ContainerState, ProvisioningState, RestartPolicy, now_rfc3339};
 use crate::registry;
 use crate::store::{Batch, GroupRow};
 use std::collections::{HashMap, HashSet};
@@ -50,15 +50,15 @@ type EventRow = (Option<String>, &'static str, String, bool);
 
 #[derive(Default)]
 struct Deferred {
-    provisioning: Option<&'static str>,
+    provisioning: Option<ProvisioningState>,
     events: Vec<EventRow>,
 }
 
 /// The async operations of a group end when its provisioning does.
-fn operation_status(provisioning: &str) -> Option<&'static str> {
+fn operation_status(provisioning: ProvisioningState) -> Option<&'static str> {
     match provisioning {
-        "Succeeded" => Some("Succeeded"),
-        "Failed" => Some("Failed"),
+        ProvisioningState::Succeeded => Some("Succeeded"),
+        ProvisioningState::Failed => Some("Failed"),
         _ => None,
     }
 }
@@ -95,7 +95,7 @@ impl GroupCtx {
 
     /// The same for the provisioning state (`Creating`, and `Succeeded` once every image
     /// is loaded, so the first container's Running carries it).
-    fn defer_provisioning(&self, state: &'static str) {
+    fn defer_provisioning(&self, state: ProvisioningState) {
         self.lock_deferred().provisioning = Some(state);
     }
 
@@ -215,7 +215,7 @@ impl GroupCtx {
     async fn fail(&self) {
         let (id, generation) = (self.id, self.generation);
         let mut deferred = self.take_deferred();
-        deferred.provisioning = Some("Failed");
+        deferred.provisioning = Some(ProvisioningState::Failed);
         self.commit(deferred, "recording a failed group failed", move |w| {
             w.set_group_state(id, generation, crate::model::GroupState::Failed)
         })
@@ -263,7 +263,7 @@ pub(super) async fn supervise(
         cancel,
         deferred: Mutex::new(Deferred::default()),
     });
-    ctx.defer_provisioning("Creating");
+    ctx.defer_provisioning(ProvisioningState::Creating);
 
     let volume_dirs = if group.spec.volumes.is_empty() {
         HashMap::new()
@@ -396,7 +396,7 @@ pub(super) async fn supervise(
         .map(|p| p.port);
     // Every image is loaded: provisioning has succeeded. It rides with the first container's
     // Running, so a service group reaches Running in one transaction.
-    ctx.defer_provisioning("Succeeded");
+    ctx.defer_provisioning(ProvisioningState::Succeeded);
     let mut tasks = Vec::new();
     let mut services = Vec::new();
     for (c, l) in group.spec.containers.iter().zip(main_loaded) {

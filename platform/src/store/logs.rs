@@ -8,42 +8,10 @@
 //! whole chunks and raises the container's `floor` past lines of a chunk it only partly
 //! drops; reads skip lines below the floor.
 
+use super::log_chunk::{LogPiece, Stream, decode, line_offset, rfc3339};
 use super::{Error, Result, Store};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
-use std::sync::Arc;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-    /// Lines the platform writes into a container's log (a restart marker, a drop notice).
-    System,
-}
-
-impl Stream {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stream::Stdout => "stdout",
-            Stream::Stderr => "stderr",
-            Stream::System => "system",
-        }
-    }
-    fn code(self) -> u8 {
-        match self {
-            Stream::Stdout => 0,
-            Stream::Stderr => 1,
-            Stream::System => 2,
-        }
-    }
-    fn from_code(c: u8) -> Stream {
-        match c {
-            0 => Stream::Stdout,
-            1 => Stream::Stderr,
-            _ => Stream::System,
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct LogLine {
@@ -54,100 +22,6 @@ pub struct LogLine {
     pub ts: String,
     pub stream: Stream,
     pub line: String,
-}
-
-/// Lines of one container, encoded as they are stored. Each line is its stream (1 byte),
-/// its time (Unix nanoseconds, 8 bytes LE), its length (4 bytes LE) and its UTF-8 text.
-#[derive(Debug, Clone)]
-pub struct LogPiece {
-    pub group_id: i64,
-    pub container: Arc<str>,
-    pub lines: u32,
-    pub data: Vec<u8>,
-}
-
-const LINE_HEAD: usize = 1 + 8 + 4;
-
-impl LogPiece {
-    pub fn new(group_id: i64, container: Arc<str>) -> LogPiece {
-        LogPiece {
-            group_id,
-            container,
-            lines: 0,
-            data: Vec::new(),
-        }
-    }
-
-    /// Appends a line written at `ts_nanos`; bytes that are not UTF-8 are replaced.
-    pub fn push(&mut self, stream: Stream, ts_nanos: i64, line: &[u8]) {
-        // Checking is much cheaper than replacing, and almost every line is UTF-8.
-        let text = match std::str::from_utf8(line) {
-            Ok(t) => std::borrow::Cow::Borrowed(t),
-            Err(_) => String::from_utf8_lossy(line),
-        };
-        self.data.reserve(LINE_HEAD + text.len());
-        self.data.push(stream.code());
-        self.data.extend_from_slice(&ts_nanos.to_le_bytes());
-        self.data
-            .extend_from_slice(&(text.len() as u32).to_le_bytes());
-        self.data.extend_from_slice(text.as_bytes());
-        self.lines += 1;
-    }
-
-    /// Appends every line of `other` after this piece's.
-    pub fn append(&mut self, other: &LogPiece) {
-        self.data.extend_from_slice(&other.data);
-        self.lines += other.lines;
-    }
-}
-
-/// Calls `f` with each line of the chunk whose last line is `last`: its id, stream, time
-/// and text, oldest first.
-fn decode(data: &[u8], n: i64, last: i64, mut f: impl FnMut(i64, Stream, i64, &str)) -> Result<()> {
-    let bad = || Error::Corrupt(format!("log chunk {last} is unreadable"));
-    let mut at = 0;
-    let mut id = last - n + 1;
-    while at < data.len() {
-        let head = data.get(at..at + LINE_HEAD).ok_or_else(bad)?;
-        let ts = i64::from_le_bytes(head[1..9].try_into().map_err(|_| bad())?);
-        let len = u32::from_le_bytes(head[9..13].try_into().map_err(|_| bad())?) as usize;
-        let text = data
-            .get(at + LINE_HEAD..at + LINE_HEAD + len)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .ok_or_else(bad)?;
-        f(id, Stream::from_code(head[0]), ts, text);
-        at += LINE_HEAD + len;
-        id += 1;
-    }
-    if id != last + 1 {
-        return Err(bad());
-    }
-    Ok(())
-}
-
-/// Where line `n` (from 0) of encoded lines starts.
-fn line_offset(data: &[u8], n: u64) -> Result<usize> {
-    let mut at = 0;
-    for _ in 0..n {
-        let len = data
-            .get(at + 9..at + LINE_HEAD)
-            .and_then(|b| b.try_into().ok())
-            .map(u32::from_le_bytes)
-            .ok_or_else(|| Error::Corrupt("a log piece is shorter than its line count".into()))?;
-        at += LINE_HEAD + len as usize;
-    }
-    Ok(at.min(data.len()))
-}
-
-/// A stored time in RFC 3339 with nanoseconds, as the API shows every time.
-fn rfc3339(ts_nanos: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts_nanos))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 /// The chunks of a container from the query `sql` (`?1` group, `?2` container, `?3` an
@@ -390,60 +264,11 @@ fn trim(conn: &Connection, group_id: i64, container: &str, excess: u64, floor: i
     Ok(())
 }
 
-/// Moves the lines of an older database's `logs` table (a row per line) into chunks, a
-/// chunk per container, and drops the table. Ids are numbered afresh: no follower
-/// outlives the restart that runs this.
-pub(super) fn migrate_lines(conn: &Connection) -> rusqlite::Result<()> {
-    let old: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'logs')",
-        [],
-        |r| r.get(0),
-    )?;
-    if !old {
-        return Ok(());
-    }
-    let tx = conn.unchecked_transaction()?;
-    let mut pieces: BTreeMap<(i64, String), LogPiece> = BTreeMap::new();
-    {
-        let mut stmt =
-            tx.prepare("SELECT group_id, container, ts, stream, line FROM logs ORDER BY id")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let (group_id, container): (i64, String) = (r.get(0)?, r.get(1)?);
-            let ts: String = r.get(2)?;
-            let ts =
-                time::OffsetDateTime::parse(&ts, &time::format_description::well_known::Rfc3339)
-                    .map(|t| t.unix_timestamp_nanos() as i64)
-                    .unwrap_or(0);
-            let stream = match r.get_ref(3)?.as_str()? {
-                "stdout" => Stream::Stdout,
-                "stderr" => Stream::Stderr,
-                _ => Stream::System,
-            };
-            let line: String = r.get(4)?;
-            pieces
-                .entry((group_id, container.clone()))
-                .or_insert_with(|| LogPiece::new(group_id, container.as_str().into()))
-                .push(stream, ts, line.as_bytes());
-        }
-    }
-    let mut last = 0i64;
-    for p in pieces.values() {
-        last += i64::from(p.lines);
-        let container: &str = &p.container;
-        tx.execute(
-            "INSERT INTO log_chunks (id, group_id, container, n, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![last, p.group_id, container, p.lines, p.data],
-        )?;
-    }
-    tx.execute_batch("UPDATE log_counts SET floor = 0; DROP TABLE logs;")?;
-    tx.commit()
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::model::{ContainerGroupSpec, Scope};
+    use crate::store::PutGroup;
 
     /// A fresh store holding one group; its id.
     pub(crate) fn fresh(tag: &str) -> (std::path::PathBuf, Store, i64) {
@@ -461,7 +286,15 @@ pub(crate) mod tests {
             resource_group: "rg".into(),
         };
         let g = store
-            .put_group(&scope, "g", &spec, (1, 10), 10, &|_| None, None)
+            .put_group(PutGroup {
+                scope: &scope,
+                name: "g",
+                spec: &spec,
+                ip_pool: (1, 10),
+                max_groups_per_subscription: 10,
+                fqdn: &|_| None,
+                operation: None,
+            })
             .unwrap()
             .group;
         (dir, store, g.id)
@@ -479,7 +312,7 @@ pub(crate) mod tests {
         p
     }
 
-    fn text(lines: &[LogLine]) -> Vec<&str> {
+    pub(in crate::store) fn text(lines: &[LogLine]) -> Vec<&str> {
         lines.iter().map(|l| l.line.as_str()).collect()
     }
 
@@ -561,52 +394,6 @@ pub(crate) mod tests {
             .query_row("SELECT COUNT(*) FROM log_chunks", [], |r| r.get(0))
             .unwrap();
         assert_eq!(chunks, 0);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn lines_of_an_older_database_move_into_chunks() {
-        let (dir, store, g) = fresh("migrate");
-        {
-            let conn = store.lock();
-            conn.execute_batch(
-                "CREATE TABLE logs (id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL,
-                    container TEXT NOT NULL, ts TEXT NOT NULL, stream TEXT NOT NULL, line TEXT NOT NULL);",
-            )
-            .unwrap();
-            for (c, ts, stream, line) in [
-                ("a", "2026-11-24T10:00:00.5Z", "stdout", "one"),
-                ("b", "2026-11-24T10:00:01Z", "stderr", "other"),
-                ("a", "2026-11-24T10:00:02Z", "stderr", "two"),
-            ] {
-                conn.execute(
-                    "INSERT INTO logs (group_id, container, ts, stream, line) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![g, c, ts, stream, line],
-                )
-                .unwrap();
-            }
-            conn.execute(
-                "INSERT INTO log_counts (group_id, container, lines, dropped) VALUES (?1, 'a', 2, 7)",
-                params![g],
-            )
-            .unwrap();
-        }
-        migrate_lines(&store.lock()).unwrap();
-        let a = store.logs(g, "a", None).unwrap();
-        assert_eq!(text(&a), ["one", "two"]);
-        assert_eq!(a[0].ts, "2026-11-24T10:00:00.5Z");
-        assert_eq!(a[1].stream, Stream::Stderr);
-        assert_eq!(text(&store.logs(g, "b", None).unwrap()), ["other"]);
-        assert_eq!(store.log_counts(g, "a").unwrap(), (2, 7));
-        let old: i64 = store
-            .lock()
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'logs'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(old, 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -6,16 +6,39 @@
 //! free. A multi-statement change is one transaction, so a crash never leaves a group
 //! half-made.
 //! This module knows the domain types but nothing of HTTP or wasmtime.
+//!
+//! This file opens the database and hands out its one connection. The rest, by what it
+//! holds:
 
+/// The runtime's writes of a supervisor's step, as one transaction.
+mod batch;
+/// Container groups: put (IP, FQDN, containers), list, delete, tags, stop and start.
 mod groups;
+/// The encoding of a chunk of log lines.
+mod log_chunk;
+/// Container logs, stored in chunks and bounded per container.
 mod logs;
+/// Bringing an older database up to the schema.
+mod migrate;
+/// ARM's async operations.
+mod operations;
+/// The rows of a group and its containers, and the point reads of a [`Reader`].
+mod reader;
+/// Resource groups.
+mod resource_groups;
+/// Hashes of scoped access tokens.
 mod tokens;
 
-pub use groups::{ContainerRow, GroupRow, Operation, PutOutcome, ResourceGroupRow};
+pub use batch::Batch;
+pub use groups::{PutGroup, PutOutcome};
+pub use log_chunk::{LogPiece, Stream};
+pub use logs::LogLine;
 /// A fresh store in a directory of its own, holding one group (tests).
 #[cfg(test)]
 pub(crate) use logs::tests::fresh as fresh_with_group;
-pub use logs::{LogLine, LogPiece, Stream};
+pub use operations::Operation;
+pub use reader::{ContainerRow, GroupRow, Reader};
+pub use resource_groups::ResourceGroupRow;
 pub use tokens::TokenRow;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -77,14 +100,6 @@ impl Drop for Durable<'_> {
     }
 }
 
-/// Point reads (one group, its containers and events, one token), on a connection already
-/// held: see [`Store::read`].
-pub struct Reader<'a>(&'a Connection);
-
-/// The runtime's writes of one step (a container's new state, the group's, their events,
-/// the provisioning state), made together by [`Store::write`] as one transaction.
-pub struct Batch<'a>(&'a Connection);
-
 /// A cheap handle; clones share one connection behind a mutex (SQLite serialises writers
 /// anyway, and one connection keeps the statement cache warm).
 #[derive(Clone)]
@@ -99,6 +114,7 @@ impl Store {
             use std::os::unix::fs::OpenOptionsExt;
             std::fs::OpenOptions::new()
                 .create(true)
+                .truncate(false)
                 .write(true)
                 .mode(0o600)
                 .open(path)?;
@@ -127,7 +143,7 @@ impl Store {
             // statement costs more than running most of ours).
             conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
             conn.execute_batch(include_str!("schema.sql"))?;
-            migrate(&conn)
+            migrate::migrate(&conn)
         };
         setup().map_err(|e| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
@@ -161,40 +177,6 @@ impl Store {
         match tokio::task::spawn_blocking(move || f(&store)).await {
             Ok(r) => r,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
-    }
-
-    /// Runs `f`'s writes as one transaction at synchronous=NORMAL: a supervisor's step costs
-    /// one commit, and each page it touches goes to the WAL once, instead of once per
-    /// statement. Nothing of it is written if `f` fails.
-    pub fn write<R>(&self, f: impl FnOnce(&Batch<'_>) -> Result<R>) -> Result<R> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let r = f(&Batch(&tx))?;
-        tx.commit()?;
-        Ok(r)
-    }
-
-    /// Runs the point reads of `f` (a few indexed rows, pages the cache holds): in place
-    /// when the connection is free, since handing them to a blocking thread and back costs
-    /// more than they do; on a blocking thread when it is taken, so the caller never waits
-    /// on another's commit (an fsync) on the reactor.
-    pub async fn read<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Reader<'_>) -> Result<R> + Send + 'static,
-    ) -> Result<R> {
-        match self.read_in_place(f) {
-            Ok(r) => r,
-            Err(f) => self.run(move |s| f(&Reader(&s.lock()))).await,
-        }
-    }
-
-    /// `f` run on the connection if it is free now; `f` back if it is taken.
-    fn read_in_place<R, F: FnOnce(&Reader<'_>) -> R>(&self, f: F) -> std::result::Result<R, F> {
-        match self.conn.try_lock() {
-            Ok(conn) => Ok(f(&Reader(&conn))),
-            Err(std::sync::TryLockError::Poisoned(e)) => Ok(f(&Reader(&e.into_inner()))),
-            Err(std::sync::TryLockError::WouldBlock) => Err(f),
         }
     }
 
@@ -236,40 +218,4 @@ fn set_synchronous(conn: &Connection, full: bool) -> rusqlite::Result<usize> {
         "PRAGMA synchronous = NORMAL"
     };
     conn.prepare_cached(sql)?.execute([])
-}
-
-/// Whether `table` has `column` (a database made before the column was added has not).
-fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
-        params![table, column],
-        |r| r.get(0),
-    )
-}
-
-/// Brings a database made by an older build up to `schema.sql` (which only creates what is
-/// missing): columns added since are added here, once.
-fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    if !has_column(conn, "containers", "image_digest")? {
-        conn.execute_batch("ALTER TABLE containers ADD COLUMN image_digest TEXT")?;
-    }
-    if !has_column(conn, "log_counts", "floor")? {
-        conn.execute_batch("ALTER TABLE log_counts ADD COLUMN floor INTEGER NOT NULL DEFAULT 0")?;
-    }
-    // Logs were a row per line before they were stored in chunks.
-    logs::migrate_lines(conn)?;
-    // Counts per subscription came later than the groups of an older database: counted
-    // once here, then kept by the triggers.
-    let counted: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM subscription_counts)",
-        [],
-        |r| r.get(0),
-    )?;
-    if !counted {
-        conn.execute_batch(
-            "INSERT INTO subscription_counts (subscription, groups)
-             SELECT subscription, COUNT(*) FROM container_groups GROUP BY subscription",
-        )?;
-    }
-    Ok(())
 }

@@ -24,7 +24,7 @@ pub fn group<'a>(g: &'a GroupRow, view: Option<&'a View<'a>>) -> GroupJson<'a> {
     GroupJson {
         g,
         view,
-        provisioning: &g.provisioning_state,
+        provisioning: g.provisioning_state.as_str(),
     }
 }
 

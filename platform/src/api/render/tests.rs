@@ -50,7 +50,7 @@ fn a_group_is_written_in_arms_shape_without_its_secrets() {
         resource_group: "RG".into(),
         name: "g".into(),
         spec,
-        provisioning_state: "Succeeded".into(),
+        provisioning_state: ProvisioningState::Succeeded,
         state: GroupState::Running,
         ip: Some(std::net::Ipv4Addr::new(127, 77, 0, 9)),
         fqdn: Some("myapp.local.waci.localhost".into()),
