@@ -2,6 +2,8 @@
 //! a user who knows `az container` would drive it — the quickstart from create to delete
 //! and back from its export, live logs, every example, output formats, stop and start.
 //! `cli_errors.rs` holds the edges: finding the platform, errors, help.
+//!
+//! Longer than 400 lines because each test is one whole user session, told start to end.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
 //! Hostile conditions (issue: access and hostile input): a SIGKILL in the middle of a burst
 //! of creates loses no acknowledged group and leaves nothing half-made; guests that try to
 //! break out of their sandbox fail.
+//!
+//! Longer than 400 lines because each test is one whole attack, told start to end.
 
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};

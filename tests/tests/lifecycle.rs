@@ -1,6 +1,9 @@
 //! Lifecycle, limits and sandbox (issue: lifecycle): restart policies, stop/start/restart,
 //! multi-container groups with init containers and shared volumes, secrets, and guests that
 //! misbehave without hurting anyone else.
+//!
+//! Longer than 400 lines because each test is one whole story of a group's life, told start
+//! to end; splitting one would hide what it checks.
 
 use base64::Engine as _;
 use serde_json::{Value, json};

@@ -2,6 +2,8 @@
 //! `waci image push`, run by tag and by digest, private registries, every way a pull can
 //! fail, and the blob and compiled-code caches (one pull for many groups, none after a
 //! platform restart).
+//!
+//! Longer than 400 lines because each test is one whole pull story, told start to end.
 
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -61,8 +63,7 @@ async fn a_pushed_component_runs_by_tag_and_by_digest_and_the_second_starts_with
     assert_eq!(m["layers"][0]["mediaType"], "application/wasm");
     assert_eq!(m["layers"].as_array().map(Vec::len), Some(1));
 
-    let r = p
-        .create("demo", "by-tag", group_body(&tag, &[80], "Always", &[]))
+    p.create("demo", "by-tag", group_body(&tag, &[80], "Always", &[]))
         .await;
     let g = p.wait_for_state("demo", "by-tag", "Running").await;
     serves(&g).await;
@@ -87,13 +88,12 @@ async fn a_pushed_component_runs_by_tag_and_by_digest_and_the_second_starts_with
 
     // The same bits by digest: on disk already, compiled already: no Pulling, no Compiled.
     let by_digest = format!("{}/demo/hello@{manifest}", reg.host);
-    let r = p
-        .create(
-            "demo",
-            "by-digest",
-            group_body(&by_digest, &[80], "Always", &[]),
-        )
-        .await;
+    p.create(
+        "demo",
+        "by-digest",
+        group_body(&by_digest, &[80], "Always", &[]),
+    )
+    .await;
     let g2 = p.wait_for_state("demo", "by-digest", "Running").await;
     serves(&g2).await;
     let names = event_names(&g2);
@@ -162,8 +162,7 @@ async fn a_private_registry_needs_credentials_and_the_password_never_comes_back(
 
     // Without credentials: Waiting, a Failed event naming the 401, retried with back-off,
     // and the API stays healthy.
-    let r = p
-        .create("demo", "anon", group_body(&image, &[80], "Always", &[]))
+    p.create("demo", "anon", group_body(&image, &[80], "Always", &[]))
         .await;
     let g = p
         .wait_for(
@@ -313,8 +312,7 @@ async fn every_failed_pull_says_why_and_leaves_the_api_healthy() {
         ("down", format!("{down}/any/thing:v1"), "cannot be reached"),
     ];
     for (name, image, _) in &cases {
-        let r = p
-            .create("demo", name, group_body(image, &[80], "Never", &[]))
+        p.create("demo", name, group_body(image, &[80], "Never", &[]))
             .await;
     }
     for (name, image, why) in &cases {
@@ -330,7 +328,7 @@ async fn every_failed_pull_says_why_and_leaves_the_api_healthy() {
     }
     // A malformed reference is bad input: 400, nothing stored.
     let r = p
-        .create(
+        .put_group(
             "demo",
             "bad-ref",
             group_body("Registry/UPPER:case:twice", &[80], "Never", &[]),
@@ -352,7 +350,7 @@ async fn every_failed_pull_says_why_and_leaves_the_api_healthy() {
     p.put_group("demo", "late", group_body(&late, &[80], "Always", &[]))
         .await;
     p.wait_for("demo", "late", "a back-off", Duration::from_secs(30), |g| {
-        view(g)["currentState"]["detailStatus"] == "ImagePullBackOff"
+        detail_status(g) == "ImagePullBackOff"
     })
     .await;
     push("hello-http", &late, "").await;
@@ -382,9 +380,9 @@ async fn fifty_groups_from_one_uncached_image_pull_and_compile_once_and_a_restar
     let puts = names.iter().map(|n| {
         let body = group_body(&image, &[80], "Always", &[]);
         let p = &p;
-        async move { p.put_group("many", n, body).await }
+        async move { p.create("many", n, body).await }
     });
-    for r in futures::future::join_all(puts).await {}
+    futures::future::join_all(puts).await;
     let mut compiled = 0;
     let mut downloaded = 0;
     for n in &names {
