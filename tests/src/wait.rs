@@ -62,3 +62,29 @@ where
         tokio::time::sleep(poll).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn returns_the_first_good_answer() {
+        let mut n = 0;
+        let got = eventually("a third look", Duration::from_secs(5), || {
+            n += 1;
+            let seen = n;
+            async move { if seen == 3 { Ok(seen) } else { Err(seen) } }
+        })
+        .await;
+        assert_eq!(got, 3);
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "for the impossible; the last answer was:\nstill 7")]
+    async fn fails_with_what_it_waited_for_and_the_last_answer() {
+        eventually("the impossible", Duration::from_millis(50), || async {
+            Err::<(), _>("still 7")
+        })
+        .await;
+    }
+}

@@ -46,45 +46,25 @@ fn path_of(guest_name: &str) -> String {
 async fn restart_policies_behave_as_in_aci() {
     let p = TestPlatform::start().await;
     let crash = path_of("crash");
-    let cases: Vec<(&str, &str, Value)> = vec![
-        (
-            "never-ok",
-            "Never",
-            command_group("Never", "waci/hello-cli", &["hello-cli", "--exit", "0"]),
-        ),
-        (
-            "never-fail",
-            "Never",
-            command_group("Never", "waci/hello-cli", &["hello-cli", "--exit", "1"]),
-        ),
-        (
-            "never-trap",
-            "Never",
-            command_group("Never", &crash, &["crash", "trap"]),
-        ),
-        (
-            "onfail-ok",
-            "OnFailure",
-            command_group("OnFailure", "waci/hello-cli", &["hello-cli", "--exit", "0"]),
-        ),
-        (
-            "onfail-fail",
-            "OnFailure",
-            command_group("OnFailure", "waci/hello-cli", &["hello-cli", "--exit", "1"]),
-        ),
-        (
-            "onfail-trap",
-            "OnFailure",
-            command_group("OnFailure", &crash, &["crash", "trap"]),
-        ),
-        (
-            "always-ok",
-            "Always",
-            command_group("Always", "waci/hello-cli", &["hello-cli", "--exit", "0"]),
-        ),
+    let (exit_0, exit_1) = (
+        ["hello-cli", "--exit", "0"].as_slice(),
+        ["hello-cli", "--exit", "1"].as_slice(),
+    );
+    let trap = ["crash", "trap"].as_slice();
+    // (group, restart policy, image, command)
+    #[rustfmt::skip]
+    let cases = [
+        ("never-ok", "Never", "waci/hello-cli", exit_0),
+        ("never-fail", "Never", "waci/hello-cli", exit_1),
+        ("never-trap", "Never", crash.as_str(), trap),
+        ("onfail-ok", "OnFailure", "waci/hello-cli", exit_0),
+        ("onfail-fail", "OnFailure", "waci/hello-cli", exit_1),
+        ("onfail-trap", "OnFailure", crash.as_str(), trap),
+        ("always-ok", "Always", "waci/hello-cli", exit_0),
     ];
-    for (name, _, body) in &cases {
-        p.create("policies", name, body.clone()).await;
+    for (name, policy, image, command) in cases {
+        p.create("policies", name, command_group(policy, image, command))
+            .await;
     }
     // Ended for good: no restarts.
     for (name, state, code) in [
