@@ -1,30 +1,25 @@
-//! The platform under test: a real `waci serve` process in a data dir of its own, and the
-//! few API calls the benchmarks make (as any ARM client would: PUT, GET, logs).
+//! The platform under test as the benchmarks drive it: a `waci serve` started by the test
+//! harness's `serve` (the same process handling as the end-to-end tests), and the few ARM
+//! calls the benchmarks make through its `arm` (PUT, GET, logs), each an error rather than
+//! a panic so a run can report it.
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use waci_tests::arm::{self, Reply};
+use waci_tests::serve::Serve;
 
-pub const API_VERSION: &str = "2025-09-01";
 pub const SUB: &str = "00000000-0000-0000-0000-0000000000be";
 pub const RG: &str = "bench";
 /// Every service group listens here on its own IP (ports below 1024 would need root).
 pub const PORT: u16 = 8080;
-/// How long `waci serve` may take to bind everything (it compiles nothing at start).
-const START_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct Waci {
-    bin: PathBuf,
-    pub data_dir: PathBuf,
-    extra_args: Vec<String>,
-    child: Option<Child>,
-    pub api: String,
+    serve: Serve,
     pub front_door: SocketAddr,
     pub dns: SocketAddr,
-    token: String,
     http: reqwest::Client,
 }
 
@@ -33,134 +28,92 @@ impl Waci {
     /// that a benchmark could reach.
     pub async fn start(bin: &Path, data_dir: PathBuf, extra_args: &[&str]) -> anyhow::Result<Waci> {
         std::fs::create_dir_all(&data_dir)?;
+        let mut args = vec![
+            "--ip-pool",
+            "127.77.0.0/16",
+            "--max-groups-per-subscription",
+            "1000000",
+        ];
+        args.extend_from_slice(extra_args);
+        let serve = Serve::start(bin, &data_dir, &args).await?;
         let mut w = Waci {
-            bin: bin.to_path_buf(),
-            data_dir,
-            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
-            child: None,
-            api: String::new(),
-            front_door: "127.0.0.1:0".parse()?,
-            dns: "127.0.0.1:0".parse()?,
-            token: String::new(),
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .pool_max_idle_per_host(64)
-                .build()?,
+            front_door: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dns: serve.endpoints.dns,
+            http: arm::client(),
+            serve,
         };
-        w.launch().await?;
+        w.read_endpoints()?;
         Ok(w)
     }
 
-    /// Spawns the process and waits for `endpoints.json`; returns how long that took.
+    /// Starts the process again on its data dir and waits for `endpoints.json`; returns how
+    /// long that took.
     pub async fn launch(&mut self) -> anyhow::Result<Duration> {
-        let endpoints = self.data_dir.join("endpoints.json");
-        let _ = std::fs::remove_file(&endpoints);
-        let start = Instant::now();
-        let mut child = Command::new(&self.bin)
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(["--front-door-listen", "127.0.0.1:0"])
-            .args(["--dns-listen", "127.0.0.1:0"])
-            .args(["--ip-pool", "127.77.0.0/16"])
-            .args(["--max-groups-per-subscription", "1000000"])
-            .args(&self.extra_args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting {}", self.bin.display()))?;
-        let v: Value = loop {
-            if let Ok(text) = std::fs::read_to_string(&endpoints)
-                && let Ok(v) = serde_json::from_str(&text)
-            {
-                break v;
-            }
-            if let Some(status) = child.try_wait()? {
-                bail!("waci serve exited early with {status}");
-            }
-            if start.elapsed() > START_TIMEOUT {
-                bail!("waci serve wrote no endpoints.json within {START_TIMEOUT:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        };
-        let took = start.elapsed();
-        let field = |k: &str| {
-            v[k].as_str()
-                .map(str::to_string)
-                .with_context(|| format!("endpoints.json has no {k}"))
-        };
-        self.api = field("api")?;
-        self.front_door = field("front_door")?.trim_start_matches("http://").parse()?;
-        self.dns = field("dns")?.parse()?;
-        self.token = std::fs::read_to_string(self.data_dir.join("token"))?
-            .trim()
-            .to_string();
-        self.child = Some(child);
+        let took = self.serve.launch().await?;
+        self.read_endpoints()?;
         Ok(took)
     }
 
+    fn read_endpoints(&mut self) -> anyhow::Result<()> {
+        let e = &self.serve.endpoints;
+        self.front_door = e
+            .front_door
+            .trim_start_matches("http://")
+            .parse()
+            .with_context(|| format!("the front door's address {}", e.front_door))?;
+        self.dns = e.dns;
+        Ok(())
+    }
+
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.serve.pid()
     }
 
     /// SIGKILL: no chance to flush or clean up, as in a crash.
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.serve.kill();
     }
 
-    fn url(&self, path: &str) -> String {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        format!("{}{path}{sep}api-version={API_VERSION}", self.api)
+    /// An ARM call with the admin token; an error on a transport failure or a status other
+    /// than 2xx.
+    async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Reply> {
+        let e = &self.serve.endpoints;
+        let r = arm::request(
+            &self.http,
+            method,
+            &arm::url(&e.api, path),
+            Some(&e.token),
+            body.map(Value::to_string),
+        )
+        .await
+        .with_context(|| format!("{method} {path}"))?;
+        if !(200..300).contains(&r.status) {
+            bail!("{method} {path}: {}: {}", r.status, r.text);
+        }
+        Ok(r)
     }
 
     pub fn group_path(name: &str) -> String {
-        format!(
-            "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ContainerInstance/containerGroups/{name}"
-        )
+        arm::group_path_in(SUB, RG, name)
     }
 
     /// PUT a group; the created group's JSON (with its IP) on 200/201.
     pub async fn put(&self, name: &str, body: &Value) -> anyhow::Result<Value> {
-        let resp = self
-            .http
-            .put(self.url(&Self::group_path(name)))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await?;
-        let status = resp.status();
-        let text = resp.text().await?;
-        if !status.is_success() {
-            bail!("PUT {name}: {status}: {text}");
-        }
-        Ok(serde_json::from_str(&text)?)
+        Ok(self
+            .call("PUT", &Self::group_path(name), Some(body))
+            .await?
+            .body)
     }
 
     /// The group's `instanceView.state` (`Pending`, `Running`, `Succeeded`, ...).
     pub async fn state(&self, name: &str) -> anyhow::Result<String> {
-        let resp = self
-            .http
-            .get(self.url(&Self::group_path(name)))
-            .bearer_auth(&self.token)
-            .send()
-            .await?;
-        let status = resp.status();
-        let v: Value = resp.json().await?;
-        if !status.is_success() {
-            bail!("GET {name}: {status}: {v}");
-        }
-        Ok(v["properties"]["instanceView"]["state"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string())
+        let g = self.call("GET", &Self::group_path(name), None).await?.body;
+        Ok(waci_tests::state(&g).to_string())
     }
 
     /// Polls until the group's state is `want`, `pause` between an answer and the next poll
-    /// (zero: back to back); fails on `Failed` or after `timeout`.
+    /// (zero: back to back, so the time to a state is measured to the answer); fails on
+    /// `Failed` or after `timeout`.
     pub async fn wait_state(
         &self,
         name: &str,
@@ -192,15 +145,7 @@ impl Waci {
             "{}/containers/{container}/logs?tail={tail}",
             Self::group_path(name)
         );
-        let v: Value = self
-            .http
-            .get(self.url(&path))
-            .bearer_auth(&self.token)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let v = self.call("GET", &path, None).await?.body;
         Ok(v["content"].as_str().unwrap_or_default().to_string())
     }
 
@@ -210,10 +155,11 @@ impl Waci {
             "{}/containers/{container}/logs?follow=true",
             Self::group_path(name)
         );
+        let e = &self.serve.endpoints;
         Ok(self
             .http
-            .get(self.url(&path))
-            .bearer_auth(&self.token)
+            .get(arm::url(&e.api, &path))
+            .bearer_auth(&e.token)
             .send()
             .await?
             .error_for_status()?)
@@ -225,16 +171,9 @@ impl Waci {
     }
 }
 
-impl Drop for Waci {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// The group's IP from a PUT or GET answer.
 pub fn ip_of(group: &Value) -> anyhow::Result<Ipv4Addr> {
-    group["properties"]["ipAddress"]["ip"]
-        .as_str()
+    waci_tests::ip(group)
         .context("the group has no IP")?
         .parse()
         .context("the group's IP")
@@ -242,44 +181,21 @@ pub fn ip_of(group: &Value) -> anyhow::Result<Ipv4Addr> {
 
 /// `waci/hello-http` on [`PORT`] of its own IP, restarted always, with a DNS name if given.
 pub fn http_group(label: Option<&str>) -> Value {
-    let ports = json!([{"protocol": "TCP", "port": PORT}]);
-    let mut ip = json!({"type": "Public", "ports": ports});
+    let mut g = waci_tests::group_body("waci/hello-http", &[PORT], "Always", &[]);
     if let Some(l) = label {
-        ip["dnsNameLabel"] = json!(l);
+        g["properties"]["ipAddress"]["dnsNameLabel"] = json!(l);
     }
-    group("waci/hello-http", &[], "Always", Some(ip))
+    g
 }
 
 /// `waci/hello-cli` run once: it prints its arguments and environment and exits 0.
 pub fn cli_group() -> Value {
-    group("waci/hello-cli", &["hello-cli"], "Never", None)
+    waci_tests::group_body("waci/hello-cli", &[], "Never", &["hello-cli"])
 }
 
 /// A command from a component file, run once.
 pub fn command_group(image: &Path, command: &[&str]) -> Value {
-    group(&image.to_string_lossy(), command, "Never", None)
-}
-
-fn group(image: &str, command: &[&str], restart: &str, ip: Option<Value>) -> Value {
-    let ports = if ip.is_some() {
-        json!([{"protocol": "TCP", "port": PORT}])
-    } else {
-        json!([])
-    };
-    let mut props = json!({
-        "osType": "Linux",
-        "restartPolicy": restart,
-        "containers": [{"name": "main", "properties": {
-            "image": image,
-            "command": command,
-            "ports": ports,
-            "resources": {"requests": {"cpu": 1.0, "memoryInGB": 0.5}}
-        }}]
-    });
-    if let Some(ip) = ip {
-        props["ipAddress"] = ip;
-    }
-    json!({"location": "local", "properties": props})
+    waci_tests::group_body(&image.to_string_lossy(), &[], "Never", command)
 }
 
 /// Proportional set size of a process (shared pages split among their sharers), in bytes:

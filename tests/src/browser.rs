@@ -3,6 +3,7 @@
 //! screenshot of each step under `<target dir>/portal-screenshots/<test>/`, and its
 //! `wait_*` helpers poll the page with a deadline and say what they last saw.
 
+use crate::wait::eventually;
 use fantoccini::elements::Element;
 use fantoccini::wd::WindowHandle;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a page gets to show what a step waits for; generous, as Chromium and the
 /// platform share two cores with the rest of the suite.
@@ -89,23 +90,16 @@ impl Browser {
             unreachable!("a JSON object literal")
         };
         let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + PAGE_TIMEOUT;
         // chromedriver takes a moment to listen: retry the session until it does.
-        let client = loop {
+        let what = format!("a WebDriver session from chromedriver at {url}");
+        let client = eventually(&what, PAGE_TIMEOUT, || async {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector)
+            ClientBuilder::new(connector)
                 .capabilities(caps.clone())
                 .connect(&url)
                 .await
-            {
-                Ok(c) => break c,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("no WebDriver session from chromedriver at {url}: {e}"),
-            }
-        };
+        })
+        .await;
         let shots = screenshot_dir(test);
         println!("screenshots of {test}: {}", shots.display());
         Browser {
@@ -187,18 +181,12 @@ impl Browser {
         what: &str,
         pred: impl Fn(&str) -> bool,
     ) -> String {
-        let deadline = Instant::now() + PAGE_TIMEOUT;
-        loop {
+        let what = format!("{css} to show {what}");
+        eventually(&what, PAGE_TIMEOUT, || async {
             let text = self.text(css).await;
-            if pred(&text) {
-                return text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{css} never showed {what} within {PAGE_TIMEOUT:?}; it showed:\n{text}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            if pred(&text) { Ok(text) } else { Err(text) }
+        })
+        .await
     }
 
     /// Polls a script's answer until `pred` holds.
@@ -208,22 +196,16 @@ impl Browser {
         what: &str,
         pred: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + PAGE_TIMEOUT;
-        loop {
+        let what = format!("the page to show {what} (by `{script}`)");
+        eventually(&what, PAGE_TIMEOUT, || async {
             let v = self
                 .client
                 .execute(script, vec![])
                 .await
                 .unwrap_or(Value::Null);
-            if pred(&v) {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the page never showed {what} within {PAGE_TIMEOUT:?}; `{script}` gave {v}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            if pred(&v) { Ok(v) } else { Err(v) }
+        })
+        .await
     }
 
     /// Asserts the page is no wider than the window: nothing long pushes it sideways.
@@ -244,22 +226,19 @@ impl Browser {
 
     /// Switches to the tab a link opened: the one that is not `from`.
     pub async fn switch_to_new_tab(&self, from: &WindowHandle) {
-        let deadline = Instant::now() + PAGE_TIMEOUT;
-        loop {
+        let tab = eventually("a new tab to open", PAGE_TIMEOUT, || async {
             let windows = self.client.windows().await.expect("windows");
-            if let Some(w) = windows.into_iter().find(|w| w != from) {
-                self.client
-                    .switch_to_window(w)
-                    .await
-                    .expect("switching tabs");
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no new tab opened within {PAGE_TIMEOUT:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            let n = windows.len();
+            windows
+                .into_iter()
+                .find(|w| w != from)
+                .ok_or(format!("{n} tab(s), none new"))
+        })
+        .await;
+        self.client
+            .switch_to_window(tab)
+            .await
+            .expect("switching tabs");
     }
 
     /// Ends the session (Chromium quits) and chromedriver.

@@ -2,9 +2,10 @@
 //! free loopback port in a temp dir, optionally with htpasswd basic auth. Its request log
 //! is kept, so a test can count what the platform actually fetched.
 
+use crate::wait::eventually;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Where `.ci/run` installs the registry (Debian package `docker-registry`).
 const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
@@ -76,22 +77,20 @@ impl TestRegistry {
             child: Some(child),
             host,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
         let url = format!("http://{}/v2/", r.host);
-        loop {
-            if let Ok(resp) = reqwest::get(&url).await {
-                // 200 without auth, 401 with it: either way it is up.
-                if matches!(resp.status().as_u16(), 200 | 401) {
-                    break;
+        eventually(
+            &format!("docker-registry to answer on {url}"),
+            Duration::from_secs(20),
+            || async {
+                match reqwest::get(&url).await {
+                    // 200 without auth, 401 with it: either way it is up.
+                    Ok(resp) if matches!(resp.status().as_u16(), 200 | 401) => Ok(()),
+                    Ok(resp) => Err(format!("{}; its log:\n{}", resp.status(), r.log())),
+                    Err(e) => Err(format!("{e}; its log:\n{}", r.log())),
                 }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not answer on {url}:\n{}",
-                r.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            },
+        )
+        .await;
         r
     }
 

@@ -12,16 +12,8 @@ async fn a_scoped_token_sees_only_its_subscription() {
     let team_a = TestPlatform::group_path_in("team-a", "rg", "web");
     let team_b = TestPlatform::group_path_in("team-b", "rg", "web");
     for path in [&team_a, &team_b] {
-        assert_eq!(
-            p.call(
-                "PUT",
-                path,
-                Some(group_body("waci/hello-cli", &[], "Never", &[]))
-            )
-            .await
-            .status,
-            201
-        );
+        p.create_at(path, group_body("waci/hello-cli", &[], "Never", &[]))
+            .await;
     }
     let made = p
         .waci("token create --subscription team-a --expires 7d")

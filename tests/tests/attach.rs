@@ -16,7 +16,7 @@ async fn attach_prints_the_start_then_the_output_live_until_the_job_ends() {
         "Never",
         &["hello-cli", "--lines", "15", "--interval-ms", "200"],
     );
-    assert_eq!(p.put_group("live", "job", body).await.status, 201);
+    p.create("live", "job", body).await;
 
     let mut cmd = p.cli("container attach -g live -n job");
     cmd.stdout(Stdio::piped());
@@ -60,8 +60,8 @@ async fn attach_prints_the_start_then_the_output_live_until_the_job_ends() {
 #[tokio::test]
 async fn the_attach_socket_wants_its_password_and_exec_is_refused_clearly() {
     let p = TestPlatform::start().await;
-    let body = group_body("waci/hello-http", &[80], "Always", &[]);
-    assert_eq!(p.put_group("live", "web", body).await.status, 201);
+    let body = hello_http();
+    p.create("live", "web", body).await;
     let path = format!(
         "{}/containers/main",
         TestPlatform::group_path("live", "web")

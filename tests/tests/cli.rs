@@ -2,6 +2,8 @@
 //! a user who knows `az container` would drive it — the quickstart from create to delete
 //! and back from its export, live logs, every example, output formats, stop and start.
 //! `cli_errors.rs` holds the edges: finding the platform, errors, help.
+//!
+//! Longer than 400 lines because each test is one whole user session, told start to end.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -12,12 +14,6 @@ use waci_tests::*;
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
-fn state(group: &Value) -> &str {
-    group["properties"]["instanceView"]["state"]
-        .as_str()
-        .unwrap_or_default()
 }
 
 /// `create` returns once the group runs: a short job may be running still, or done.
@@ -83,19 +79,19 @@ async fn the_quickstart_from_create_to_delete_and_back_from_its_export() {
         page.contains("Welcome to WebAssembly Container Instances"),
         "{page}"
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let logs = p.waci("container logs -g demo -n hello").await.ok();
-        if logs.stdout.contains("GET / \"waci-tests/1\"") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "logs never showed the request: {}",
-            logs.stdout
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "`waci container logs` to show the request",
+        Duration::from_secs(30),
+        || async {
+            let logs = p.waci("container logs -g demo -n hello").await.ok();
+            if logs.stdout.contains("GET / \"waci-tests/1\"") {
+                Ok(())
+            } else {
+                Err(logs.stdout)
+            }
+        },
+    )
+    .await;
 
     // logs --follow prints a line written after it started.
     let mut follow = p.cli("container logs -g demo -n hello --follow");
@@ -370,10 +366,7 @@ async fn stop_start_restart_and_deleting_a_resource_group() {
         .await
         .ok()
         .json();
-    let ip = created["properties"]["ipAddress"]["ip"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ip = ip_of(&created);
 
     p.waci("container stop -g life -n web").await.ok();
     assert_eq!(state(&p.get_group("life", "web").await.body), "Stopped");

@@ -1,16 +1,15 @@
 //! Lifecycle, limits and sandbox (issue: lifecycle): restart policies, stop/start/restart,
 //! multi-container groups with init containers and shared volumes, secrets, and guests that
 //! misbehave without hurting anyone else.
+//!
+//! Longer than 400 lines because each test is one whole story of a group's life, told start
+//! to end; splitting one would hide what it checks.
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use waci_tests::*;
-
-fn main_view(group: &Value) -> &Value {
-    &group["properties"]["containers"][0]["properties"]["instanceView"]
-}
 
 /// Waits until the group's main container shows `n` requests cut off at the time limit.
 async fn wait_for_time_limit_events(p: &TestPlatform, group: &str, n: i64) {
@@ -20,10 +19,8 @@ async fn wait_for_time_limit_events(p: &TestPlatform, group: &str, n: i64) {
         &format!("{n} time-limit events"),
         Duration::from_secs(30),
         |g| {
-            main_view(g)["events"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            events(g)
+                .iter()
                 .filter(|e| {
                     e["message"]
                         .as_str()
@@ -45,57 +42,29 @@ fn path_of(guest_name: &str) -> String {
     guest(guest_name).to_str().expect("utf-8 path").to_string()
 }
 
-fn restart_count(g: &Value) -> u64 {
-    main_view(g)["restartCount"].as_u64().unwrap_or(0)
-}
-
 #[tokio::test]
 async fn restart_policies_behave_as_in_aci() {
     let p = TestPlatform::start().await;
     let crash = path_of("crash");
-    let cases: Vec<(&str, &str, Value)> = vec![
-        (
-            "never-ok",
-            "Never",
-            command_group("Never", "waci/hello-cli", &["hello-cli", "--exit", "0"]),
-        ),
-        (
-            "never-fail",
-            "Never",
-            command_group("Never", "waci/hello-cli", &["hello-cli", "--exit", "1"]),
-        ),
-        (
-            "never-trap",
-            "Never",
-            command_group("Never", &crash, &["crash", "trap"]),
-        ),
-        (
-            "onfail-ok",
-            "OnFailure",
-            command_group("OnFailure", "waci/hello-cli", &["hello-cli", "--exit", "0"]),
-        ),
-        (
-            "onfail-fail",
-            "OnFailure",
-            command_group("OnFailure", "waci/hello-cli", &["hello-cli", "--exit", "1"]),
-        ),
-        (
-            "onfail-trap",
-            "OnFailure",
-            command_group("OnFailure", &crash, &["crash", "trap"]),
-        ),
-        (
-            "always-ok",
-            "Always",
-            command_group("Always", "waci/hello-cli", &["hello-cli", "--exit", "0"]),
-        ),
+    let (exit_0, exit_1) = (
+        ["hello-cli", "--exit", "0"].as_slice(),
+        ["hello-cli", "--exit", "1"].as_slice(),
+    );
+    let trap = ["crash", "trap"].as_slice();
+    // (group, restart policy, image, command)
+    #[rustfmt::skip]
+    let cases = [
+        ("never-ok", "Never", "waci/hello-cli", exit_0),
+        ("never-fail", "Never", "waci/hello-cli", exit_1),
+        ("never-trap", "Never", crash.as_str(), trap),
+        ("onfail-ok", "OnFailure", "waci/hello-cli", exit_0),
+        ("onfail-fail", "OnFailure", "waci/hello-cli", exit_1),
+        ("onfail-trap", "OnFailure", crash.as_str(), trap),
+        ("always-ok", "Always", "waci/hello-cli", exit_0),
     ];
-    for (name, _, body) in &cases {
-        assert_eq!(
-            p.put_group("policies", name, body.clone()).await.status,
-            201,
-            "{name}"
-        );
+    for (name, policy, image, command) in cases {
+        p.create("policies", name, command_group(policy, image, command))
+            .await;
     }
     // Ended for good: no restarts.
     for (name, state, code) in [
@@ -105,14 +74,11 @@ async fn restart_policies_behave_as_in_aci() {
         ("onfail-ok", "Succeeded", 0),
     ] {
         let g = p.wait_for_state("policies", name, state).await;
-        assert_eq!(main_view(&g)["currentState"]["exitCode"], code, "{name}");
+        assert_eq!(exit_code(&g), Some(code), "{name}");
         assert_eq!(restart_count(&g), 0, "{name} is not restarted");
     }
     let trapped = p.get_group("policies", "never-trap").await.body;
-    let detail = main_view(&trapped)["currentState"]["detailStatus"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let detail = detail_status(&trapped).to_string();
     assert!(
         detail.starts_with("Trap: "),
         "a trap is Terminated with detailStatus saying so: {detail}"
@@ -129,11 +95,12 @@ async fn restart_policies_behave_as_in_aci() {
             )
             .await;
         assert_eq!(
-            g["properties"]["instanceView"]["state"], "Running",
+            state(&g),
+            "Running",
             "{name}: a restarting group is Running"
         );
         assert!(
-            main_view(&g)["events"].to_string().contains("BackOff"),
+            events_text(&g).contains("BackOff"),
             "{name}: back-off events"
         );
     }
@@ -142,13 +109,10 @@ async fn restart_policies_behave_as_in_aci() {
 #[tokio::test]
 async fn stop_frees_the_port_and_keeps_the_ip_and_start_serves_again() {
     let p = TestPlatform::start().await;
-    let mut body = group_body("waci/hello-http", &[80], "Always", &[]);
+    let mut body = hello_http();
     body["properties"]["ipAddress"]["dnsNameLabel"] = json!("stopme");
     let created = p.put_group("life", "web", body).await;
-    let ip = created.body["properties"]["ipAddress"]["ip"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ip = ip_of(&created.body);
     p.wait_for_state("life", "web", "Running").await;
     assert_eq!(
         http_get(&format!("http://{ip}/")).await.expect("serving").0,
@@ -163,7 +127,7 @@ async fn stop_frees_the_port_and_keeps_the_ip_and_start_serves_again() {
         204
     );
     let stopped = p.get_group("life", "web").await.body;
-    assert_eq!(stopped["properties"]["instanceView"]["state"], "Stopped");
+    assert_eq!(state(&stopped), "Stopped");
     assert_eq!(
         stopped["properties"]["ipAddress"]["ip"],
         ip.as_str(),
@@ -227,12 +191,8 @@ async fn containers_share_the_ip_and_an_empty_dir_and_an_init_container_runs_fir
                 "command": ["hello-cli", "--write", "/shared/note.txt", "hello from writer"],
                 "resources": {"requests": {"cpu": 0.5, "memoryInGB": 0.25}}}}],
         "ipAddress": {"type": "Public", "ports": [{"port": 80}, {"port": 8080}]}}});
-    let created = p.put_group("multi", "app", body).await;
-    assert_eq!(created.status, 201, "{}", created.text);
-    let ip = created.body["properties"]["ipAddress"]["ip"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let created = p.create("multi", "app", body).await;
+    let ip = ip_of(&created.body);
     let g = p.wait_for_state("multi", "app", "Running").await;
     let init = &g["properties"]["initContainers"][0]["properties"]["instanceView"]["currentState"];
     assert_eq!(
@@ -264,7 +224,7 @@ async fn containers_share_the_ip_and_an_empty_dir_and_an_init_container_runs_fir
         "initContainers": [{"name": "prep", "properties": {"image": "waci/hello-cli", "command": ["hello-cli", "--exit", "4"]}}],
         "containers": [{"name": "web", "properties": {"image": "waci/hello-http", "ports": [{"port": 80}]}}],
         "ipAddress": {"type": "Public", "ports": [{"port": 80}]}}});
-    assert_eq!(p.put_group("multi", "broken", failing).await.status, 201);
+    p.create("multi", "broken", failing).await;
     let g = p.wait_for_state("multi", "broken", "Failed").await;
     assert!(
         g["properties"]["initContainers"][0]["properties"]["instanceView"]["events"]
@@ -273,7 +233,7 @@ async fn containers_share_the_ip_and_an_empty_dir_and_an_init_container_runs_fir
         "{g}"
     );
     assert_eq!(
-        main_view(&g)["currentState"]["state"],
+        current_state(&g)["state"],
         "Waiting",
         "the main container never started"
     );
@@ -290,12 +250,8 @@ async fn secrets_reach_the_guest_and_nothing_else() {
             "environmentVariables": [{"name": "PLAIN", "value": "visible"}, {"name": "TOKEN", "secureValue": "hunter2-secure"}],
             "volumeMounts": [{"name": "cfg", "mountPath": "/cfg"}, {"name": "scratch", "mountPath": "/scratch", "readOnly": true}]}}],
         "ipAddress": {"type": "Public", "ports": [{"port": 80}]}}});
-    let created = p.put_group("sec", "app", body).await;
-    assert_eq!(created.status, 201, "{}", created.text);
-    let ip = created.body["properties"]["ipAddress"]["ip"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let created = p.create("sec", "app", body).await;
+    let ip = ip_of(&created.body);
     p.wait_for_state("sec", "app", "Running").await;
     let get = |q: &str| {
         let url = format!("http://{ip}{q}");
@@ -359,20 +315,13 @@ async fn secrets_reach_the_guest_and_nothing_else() {
 async fn stopping_a_group_cuts_its_running_requests_after_the_grace() {
     // A time limit far beyond the stop's grace (10 s), so only the stop can end the request.
     let p = TestPlatform::start_with(&["--request-timeout", "600"]).await;
-    assert_eq!(
-        p.put_group(
-            "cut",
-            "spin",
-            group_body(&path_of("spin-http"), &[80], "Always", &[])
-        )
-        .await
-        .status,
-        201
-    );
-    let ip = p.wait_for_state("cut", "spin", "Running").await["properties"]["ipAddress"]["ip"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    p.create(
+        "cut",
+        "spin",
+        group_body(&path_of("spin-http"), &[80], "Always", &[]),
+    )
+    .await;
+    let ip = ip_of(&p.wait_for_state("cut", "spin", "Running").await);
     let forever = format!("http://{ip}/forever");
     let spinning = tokio::spawn(async move { http_get(&forever).await });
     p.wait_for_log("cut", "spin", "main", "spinning on /forever")
@@ -405,55 +354,32 @@ async fn stopping_a_group_cuts_its_running_requests_after_the_grace() {
 #[tokio::test]
 async fn misbehaving_guests_hurt_no_one() {
     let p = TestPlatform::start_with(&["--request-timeout", "2", "--max-log-lines", "1000"]).await;
-    assert_eq!(
-        p.put_group(
-            "bad",
-            "good",
-            group_body("waci/hello-http", &[80], "Always", &[])
-        )
-        .await
-        .status,
-        201
-    );
-    assert_eq!(
-        p.put_group(
-            "bad",
-            "spin",
-            group_body(&path_of("spin-http"), &[80], "Always", &[])
-        )
-        .await
-        .status,
-        201
-    );
+    p.create("bad", "good", hello_http()).await;
+    p.create(
+        "bad",
+        "spin",
+        group_body(&path_of("spin-http"), &[80], "Always", &[]),
+    )
+    .await;
     let mut hog = command_group("Never", &path_of("memory-hog"), &["memory-hog"]);
     hog["properties"]["containers"][0]["properties"]["resources"]["requests"]["memoryInGB"] =
         json!(0.1);
-    assert_eq!(p.put_group("bad", "hog", hog).await.status, 201);
+    p.create("bad", "hog", hog).await;
     let flood = command_group(
         "Never",
         &path_of("log-flood"),
         &["log-flood", "--lines", "200000", "--bytes", "200"],
     );
-    assert_eq!(p.put_group("bad", "flood", flood).await.status, 201);
-    assert_eq!(
-        p.put_group(
-            "bad",
-            "deep",
-            command_group("Never", &path_of("crash"), &["crash", "recurse"])
-        )
-        .await
-        .status,
-        201
-    );
+    p.create("bad", "flood", flood).await;
+    p.create(
+        "bad",
+        "deep",
+        command_group("Never", &path_of("crash"), &["crash", "recurse"]),
+    )
+    .await;
 
-    let good_ip = p.wait_for_state("bad", "good", "Running").await["properties"]["ipAddress"]["ip"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let spin_ip = p.wait_for_state("bad", "spin", "Running").await["properties"]["ipAddress"]["ip"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let good_ip = ip_of(&p.wait_for_state("bad", "good", "Running").await);
+    let spin_ip = ip_of(&p.wait_for_state("bad", "spin", "Running").await);
 
     // The endless loop holds a request; everyone else is still served meanwhile.
     let forever = format!("http://{spin_ip}/forever");
@@ -495,19 +421,9 @@ async fn misbehaving_guests_hurt_no_one() {
     wait_for_time_limit_events(&p, "spin", 2).await;
 
     let hog = p.wait_for_state("bad", "hog", "Failed").await;
-    assert_eq!(
-        main_view(&hog)["currentState"]["detailStatus"],
-        "OOMKilled",
-        "{hog}"
-    );
+    assert_eq!(detail_status(&hog), "OOMKilled", "{hog}");
     let deep = p.wait_for_state("bad", "deep", "Failed").await;
-    assert!(
-        main_view(&deep)["currentState"]["detailStatus"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("Trap: "),
-        "{deep}"
-    );
+    assert!(detail_status(&deep).starts_with("Trap: "), "{deep}");
 
     p.wait_for_state("bad", "flood", "Succeeded").await;
     let logs = p
@@ -542,14 +458,8 @@ async fn quotas_and_the_runtime_limit_answer_as_aci_does() {
         "waci/hello-cli",
         &["hello-cli", "--lines", "100000", "--interval-ms", "100"],
     );
-    assert_eq!(
-        p.put_group("quota", "one", forever.clone()).await.status,
-        201
-    );
-    assert_eq!(
-        p.put_group("quota", "two", forever.clone()).await.status,
-        201
-    );
+    p.create("quota", "one", forever.clone()).await;
+    p.create("quota", "two", forever.clone()).await;
     let third = p.put_group("quota", "three", forever.clone()).await;
     assert_eq!(third.status, 409, "{}", third.text);
     assert_eq!(third.body["error"]["code"], "ContainerGroupQuotaReached");
@@ -566,11 +476,7 @@ async fn quotas_and_the_runtime_limit_answer_as_aci_does() {
 
     // --max-runtime ends a command that runs too long.
     let g = p.wait_for_state("quota", "two", "Failed").await;
-    assert_eq!(
-        main_view(&g)["currentState"]["detailStatus"],
-        "Timeout",
-        "{g}"
-    );
+    assert_eq!(detail_status(&g), "Timeout", "{g}");
 
     // ACI allows 60 containers in a group.
     let containers: Vec<Value> = (0..61)
@@ -603,7 +509,7 @@ async fn deleting_a_group_removes_its_volumes() {
         "containers": [{"name": "main", "properties": {"image": "waci/hello-cli",
             "command": ["hello-cli", "--write", "/scratch/file.txt", "data"],
             "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]}}]}});
-    assert_eq!(p.put_group("vol", "job", body).await.status, 201);
+    p.create("vol", "job", body).await;
     p.wait_for_state("vol", "job", "Succeeded").await;
     let volumes = p.data_dir.path().join("volumes");
     let count = || std::fs::read_dir(&volumes).map(|d| d.count()).unwrap_or(0);

@@ -4,33 +4,15 @@
 use serde_json::{Value, json};
 use waci_tests::*;
 
-fn ip_of(group: &Value) -> String {
-    group["properties"]["ipAddress"]["ip"]
-        .as_str()
-        .expect("group has an IP")
-        .to_string()
-}
-
-fn container_state(group: &Value) -> &Value {
-    &group["properties"]["containers"][0]["properties"]["instanceView"]["currentState"]
-}
-
 #[tokio::test]
 async fn hello_http_serves_its_page_on_its_own_ip_and_logs_the_request() {
     let p = TestPlatform::start().await;
-    let created = p
-        .put_group(
-            "demo",
-            "hello",
-            group_body("waci/hello-http", &[80], "Always", &[]),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text);
+    let created = p.create("demo", "hello", hello_http()).await;
     assert!(
         created.headers.get("azure-asyncoperation").is_some(),
         "PUT answers with the async-operation header"
     );
-    assert_eq!(created.body["properties"]["provisioningState"], "Pending");
+    assert_eq!(provisioning_state(&created.body), "Pending");
 
     let group = p.wait_for_state("demo", "hello", "Running").await;
     let ip = ip_of(&group);
@@ -84,14 +66,7 @@ async fn hello_http_serves_its_page_on_its_own_ip_and_logs_the_request() {
 async fn two_groups_both_serve_port_80_each_on_its_own_ip() {
     let p = TestPlatform::start().await;
     for name in ["one", "two"] {
-        let r = p
-            .put_group(
-                "demo",
-                name,
-                group_body("waci/hello-http", &[80], "Always", &[]),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text);
+        p.create("demo", name, hello_http()).await;
     }
     let one = ip_of(&p.wait_for_state("demo", "one", "Running").await);
     let two = ip_of(&p.wait_for_state("demo", "two", "Running").await);
@@ -133,19 +108,17 @@ async fn two_groups_both_serve_port_80_each_on_its_own_ip() {
 #[tokio::test]
 async fn every_request_meets_a_pristine_instance() {
     let p = TestPlatform::start().await;
-    let r = p
-        .put_group(
-            "demo",
-            "fresh",
-            group_body(
-                guest("files-http").to_str().expect("utf-8 path"),
-                &[80],
-                "Always",
-                &[],
-            ),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    p.create(
+        "demo",
+        "fresh",
+        group_body(
+            guest("files-http").to_str().expect("utf-8 path"),
+            &[80],
+            "Always",
+            &[],
+        ),
+    )
+    .await;
     let ip = ip_of(&p.wait_for_state("demo", "fresh", "Running").await);
     let url = format!("http://{ip}:80/dirty");
     for _ in 0..10 {
@@ -167,7 +140,7 @@ async fn every_request_meets_a_pristine_instance() {
 async fn a_command_succeeds_or_fails_with_its_exit_code_and_output_in_the_logs() {
     let p = TestPlatform::start().await;
     let ok = group_body("waci/hello-cli", &[], "Never", &["hello-cli", "greeting"]);
-    assert_eq!(p.put_group("jobs", "ok", ok).await.status, 201);
+    p.create("jobs", "ok", ok).await;
     let mut failing = group_body(
         "waci/hello-cli",
         &[],
@@ -176,18 +149,18 @@ async fn a_command_succeeds_or_fails_with_its_exit_code_and_output_in_the_logs()
     );
     failing["properties"]["containers"][0]["properties"]["environmentVariables"] =
         json!([{"name": "COLOR", "value": "blue"}]);
-    assert_eq!(p.put_group("jobs", "bad", failing).await.status, 201);
+    p.create("jobs", "bad", failing).await;
 
     let ok = p.wait_for_state("jobs", "ok", "Succeeded").await;
-    assert_eq!(container_state(&ok)["state"], "Terminated");
-    assert_eq!(container_state(&ok)["exitCode"], 0);
-    assert_eq!(container_state(&ok)["detailStatus"], "Completed");
-    assert_eq!(ok["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(current_state(&ok)["state"], "Terminated");
+    assert_eq!(exit_code(&ok), Some(0));
+    assert_eq!(detail_status(&ok), "Completed");
+    assert_eq!(provisioning_state(&ok), "Succeeded");
     let logs = p.wait_for_log("jobs", "ok", "main", "exiting with 0").await;
     assert!(logs.contains("arg[1]=greeting"), "{logs}");
 
     let bad = p.wait_for_state("jobs", "bad", "Failed").await;
-    assert_eq!(container_state(&bad)["exitCode"], 3);
+    assert_eq!(exit_code(&bad), Some(3));
     let logs = p
         .wait_for_log("jobs", "bad", "main", "exiting with 3")
         .await;
@@ -199,8 +172,7 @@ async fn a_command_succeeds_or_fails_with_its_exit_code_and_output_in_the_logs()
         !logs.contains("env HOME=") && !logs.contains("env PATH="),
         "no host env leaks: {logs}"
     );
-    let events =
-        bad["properties"]["containers"][0]["properties"]["instanceView"]["events"].to_string();
+    let events = events_text(&bad);
     for name in ["Pulling", "Pulled", "Created", "Started", "Failed"] {
         assert!(
             events.contains(&format!("\"name\":\"{name}\"")),
@@ -213,14 +185,12 @@ async fn a_command_succeeds_or_fails_with_its_exit_code_and_output_in_the_logs()
 async fn a_group_runs_from_a_local_wasm_file() {
     let p = TestPlatform::start().await;
     let path = guest("hello-http");
-    let r = p
-        .put_group(
-            "files",
-            "web",
-            group_body(path.to_str().unwrap(), &[8080], "Always", &[]),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    p.create(
+        "files",
+        "web",
+        group_body(path.to_str().unwrap(), &[8080], "Always", &[]),
+    )
+    .await;
     let ip = ip_of(&p.wait_for_state("files", "web", "Running").await);
     let (status, page) = http_get(&format!("http://{ip}:8080/"))
         .await
@@ -232,16 +202,12 @@ async fn a_group_runs_from_a_local_wasm_file() {
 #[tokio::test]
 async fn bad_requests_answer_the_right_error_and_change_nothing() {
     let p = TestPlatform::start().await;
-    assert_eq!(
-        p.put_group(
-            "keep",
-            "existing",
-            group_body("waci/hello-cli", &[], "Never", &[])
-        )
-        .await
-        .status,
-        201
-    );
+    p.create(
+        "keep",
+        "existing",
+        group_body("waci/hello-cli", &[], "Never", &[]),
+    )
+    .await;
     let snapshot = || async {
         let r = p
             .call(
@@ -265,137 +231,44 @@ async fn bad_requests_answer_the_right_error_and_change_nothing() {
     let before = snapshot().await;
 
     let with_port = |port: Value| {
-        let mut b = group_body("waci/hello-http", &[80], "Always", &[]);
+        let mut b = hello_http();
         b["properties"]["containers"][0]["properties"]["ports"][0]["port"] = port.clone();
         b["properties"]["ipAddress"]["ports"][0]["port"] = port;
         b
     };
-    let mut dup_ports = group_body("waci/hello-http", &[80], "Always", &[]);
+    let mut dup_ports = hello_http();
     dup_ports["properties"]["containers"][0]["properties"]["ports"] =
         json!([{"port": 80}, {"port": 80}]);
-    let mut neg_mem = group_body("waci/hello-http", &[80], "Always", &[]);
+    let mut neg_mem = hello_http();
     neg_mem["properties"]["containers"][0]["properties"]["resources"]["requests"]["memoryInGB"] =
         json!(-1);
-    let mut bad_mount = group_body("waci/hello-http", &[80], "Always", &[]);
+    let mut bad_mount = hello_http();
     bad_mount["properties"]["containers"][0]["properties"]["volumeMounts"] =
         json!([{"name": "data", "mountPath": "/data"}]);
-    let good = group_body("waci/hello-http", &[80], "Always", &[]).to_string();
+    let good = hello_http().to_string();
     let path = |name: &str| format!("{}{}", p.api, TestPlatform::group_path("newrg", name));
     let v = format!("api-version={API_VERSION}");
 
+    let web = format!("{}?{v}", path("web"));
+    let token = Some(p.token.as_str());
     // (what, url, token, body, status, code, field named in the message)
-    let cases: Vec<(&str, String, Option<&str>, Option<String>, u16, &str, &str)> = vec![
-        (
-            "missing api-version",
-            path("web"),
-            Some(&p.token),
-            Some(good.clone()),
-            400,
-            "MissingApiVersionParameter",
-            "api-version",
-        ),
-        (
-            "unknown api-version",
-            format!("{}?api-version=1999-01-01", path("web")),
-            Some(&p.token),
-            Some(good.clone()),
-            400,
-            "InvalidApiVersionParameter",
-            "2025-09-01",
-        ),
-        (
-            "bad group name",
-            format!("{}?{v}", path("Bad_Name")),
-            Some(&p.token),
-            Some(good.clone()),
-            400,
-            "InvalidResourceName",
-            "Bad_Name",
-        ),
-        (
-            "port 0",
-            format!("{}?{v}", path("web")),
-            Some(&p.token),
-            Some(with_port(json!(0)).to_string()),
-            400,
-            "InvalidRequestContent",
-            "ports[0].port",
-        ),
-        (
-            "port 70000",
-            format!("{}?{v}", path("web")),
-            Some(&p.token),
-            Some(with_port(json!(70000)).to_string()),
-            400,
-            "InvalidRequestContent",
-            "ports[0].port",
-        ),
-        (
-            "duplicate ports",
-            format!("{}?{v}", path("web")),
-            Some(&p.token),
-            Some(dup_ports.to_string()),
-            400,
-            "InvalidRequestContent",
-            "ports[1].port",
-        ),
-        (
-            "negative memory",
-            format!("{}?{v}", path("web")),
-            Some(&p.token),
-            Some(neg_mem.to_string()),
-            400,
-            "InvalidRequestContent",
-            "memoryInGB",
-        ),
-        (
-            "unknown image",
-            format!("{}?{v}", path("web")),
-            Some(&p.token),
-            Some(group_body("waci/nope", &[80], "Always", &[]).to_string()),
-            400,
-            "InvalidImage",
-            "image",
-        ),
-        (
-            "undeclared volume",
-            format!("{}?{v}", path("web")),
-            Some(&p.token),
-            Some(bad_mount.to_string()),
-            400,
-            "InvalidRequestContent",
-            "volumeMounts[0].name",
-        ),
-        (
-            "malformed JSON",
-            format!("{}?{v}", path("web")),
-            Some(&p.token),
-            Some("{\"location\": ".into()),
-            400,
-            "InvalidRequestContent",
-            "could not be deserialized",
-        ),
-        (
-            "no token",
-            format!("{}?{v}", path("web")),
-            None,
-            Some(good.clone()),
-            401,
-            "AuthenticationFailed",
-            "Authorization",
-        ),
-        (
-            "wrong token",
-            format!("{}?{v}", path("web")),
-            Some("not-the-token"),
-            Some(good.clone()),
-            401,
-            "InvalidAuthenticationToken",
-            "invalid",
-        ),
+    #[rustfmt::skip]
+    let cases: Vec<(&str, String, Option<&str>, String, u16, &str, &str)> = vec![
+        ("missing api-version", path("web"), token, good.clone(), 400, "MissingApiVersionParameter", "api-version"),
+        ("unknown api-version", format!("{}?api-version=1999-01-01", path("web")), token, good.clone(), 400, "InvalidApiVersionParameter", "2025-09-01"),
+        ("bad group name", format!("{}?{v}", path("Bad_Name")), token, good.clone(), 400, "InvalidResourceName", "Bad_Name"),
+        ("port 0", web.clone(), token, with_port(json!(0)).to_string(), 400, "InvalidRequestContent", "ports[0].port"),
+        ("port 70000", web.clone(), token, with_port(json!(70000)).to_string(), 400, "InvalidRequestContent", "ports[0].port"),
+        ("duplicate ports", web.clone(), token, dup_ports.to_string(), 400, "InvalidRequestContent", "ports[1].port"),
+        ("negative memory", web.clone(), token, neg_mem.to_string(), 400, "InvalidRequestContent", "memoryInGB"),
+        ("unknown image", web.clone(), token, group_body("waci/nope", &[80], "Always", &[]).to_string(), 400, "InvalidImage", "image"),
+        ("undeclared volume", web.clone(), token, bad_mount.to_string(), 400, "InvalidRequestContent", "volumeMounts[0].name"),
+        ("malformed JSON", web.clone(), token, "{\"location\": ".into(), 400, "InvalidRequestContent", "could not be deserialized"),
+        ("no token", web.clone(), None, good.clone(), 401, "AuthenticationFailed", "Authorization"),
+        ("wrong token", web.clone(), Some("not-the-token"), good.clone(), 401, "InvalidAuthenticationToken", "invalid"),
     ];
     for (what, url, token, body, status, code, mention) in cases {
-        let r = p.raw("PUT", &url, token, body).await;
+        let r = p.raw("PUT", &url, token, Some(body)).await;
         assert_eq!(r.status, status, "{what}: {}", r.text);
         assert_eq!(r.body["error"]["code"], code, "{what}: {}", r.text);
         let message = r.body["error"]["message"].as_str().unwrap_or_default();
@@ -413,31 +286,18 @@ async fn bad_requests_answer_the_right_error_and_change_nothing() {
 #[tokio::test]
 async fn sigkill_and_restart_lose_nothing() {
     let mut p = TestPlatform::start().await;
-    assert_eq!(
-        p.put_group(
-            "prod",
-            "web",
-            group_body("waci/hello-http", &[80], "Always", &[])
-        )
-        .await
-        .status,
-        201
-    );
-    assert_eq!(
-        p.put_group(
-            "prod",
-            "job",
-            group_body(
-                "waci/hello-cli",
-                &[],
-                "Never",
-                &["hello-cli", "--exit", "0"]
-            )
-        )
-        .await
-        .status,
-        201
-    );
+    p.create("prod", "web", hello_http()).await;
+    p.create(
+        "prod",
+        "job",
+        group_body(
+            "waci/hello-cli",
+            &[],
+            "Never",
+            &["hello-cli", "--exit", "0"],
+        ),
+    )
+    .await;
     let ip = ip_of(&p.wait_for_state("prod", "web", "Running").await);
     p.wait_for_state("prod", "job", "Succeeded").await;
     http_get(&format!("http://{ip}:80/before-kill"))
@@ -452,8 +312,7 @@ async fn sigkill_and_restart_lose_nothing() {
     p.restart().await;
 
     let web = p.wait_for_state("prod", "web", "Running").await;
-    let events =
-        web["properties"]["containers"][0]["properties"]["instanceView"]["events"].to_string();
+    let events = events_text(&web);
     assert!(
         events.contains("compiled code from cache"),
         "a restart does not recompile: {events}"
@@ -471,7 +330,7 @@ async fn sigkill_and_restart_lose_nothing() {
         "old logs survive: {logs}"
     );
     let job = p.wait_for_state("prod", "job", "Succeeded").await;
-    assert_eq!(container_state(&job)["exitCode"], 0);
+    assert_eq!(exit_code(&job), Some(0));
     assert_eq!(
         p.logs("prod", "job", "main").await,
         job_logs,
@@ -482,16 +341,7 @@ async fn sigkill_and_restart_lose_nothing() {
 #[tokio::test]
 async fn delete_frees_the_group_its_port_and_its_ip() {
     let p = TestPlatform::start().await;
-    assert_eq!(
-        p.put_group(
-            "tmp",
-            "gone",
-            group_body("waci/hello-http", &[80], "Always", &[])
-        )
-        .await
-        .status,
-        201
-    );
+    p.create("tmp", "gone", hello_http()).await;
     let ip = ip_of(&p.wait_for_state("tmp", "gone", "Running").await);
     assert_eq!(
         http_get(&format!("http://{ip}:80/"))
@@ -517,13 +367,6 @@ async fn delete_frees_the_group_its_port_and_its_ip() {
         204
     );
 
-    let again = p
-        .put_group(
-            "tmp",
-            "next",
-            group_body("waci/hello-http", &[80], "Always", &[]),
-        )
-        .await;
-    assert_eq!(again.status, 201);
+    let again = p.create("tmp", "next", hello_http()).await;
     assert_eq!(ip_of(&again.body), ip, "the freed IP is given out again");
 }

@@ -2,31 +2,17 @@
 //! `waci image push`, run by tag and by digest, private registries, every way a pull can
 //! fail, and the blob and compiled-code caches (one pull for many groups, none after a
 //! platform restart).
+//!
+//! Longer than 400 lines because each test is one whole pull story, told start to end.
 
 use serde_json::{Value, json};
 use std::time::Duration;
 use waci_tests::registry::TestRegistry;
 use waci_tests::*;
 
-fn view(g: &Value) -> &Value {
-    &g["properties"]["containers"][0]["properties"]["instanceView"]
-}
-
-/// The names of a group's first container's events, in order.
-fn event_names(g: &Value) -> Vec<String> {
-    view(g)["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| e["name"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
 fn event_messages(g: &Value, name: &str) -> Vec<String> {
-    view(g)["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    events(g)
+        .iter()
         .filter(|e| e["name"] == name)
         .map(|e| e["message"].as_str().unwrap_or_default().to_string())
         .collect()
@@ -77,10 +63,8 @@ async fn a_pushed_component_runs_by_tag_and_by_digest_and_the_second_starts_with
     assert_eq!(m["layers"][0]["mediaType"], "application/wasm");
     assert_eq!(m["layers"].as_array().map(Vec::len), Some(1));
 
-    let r = p
-        .put_group("demo", "by-tag", group_body(&tag, &[80], "Always", &[]))
+    p.create("demo", "by-tag", group_body(&tag, &[80], "Always", &[]))
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
     let g = p.wait_for_state("demo", "by-tag", "Running").await;
     serves(&g).await;
     let names = event_names(&g);
@@ -97,21 +81,19 @@ async fn a_pushed_component_runs_by_tag_and_by_digest_and_the_second_starts_with
     );
     let pinned = format!("{}/demo/hello@{manifest}", reg.host);
     assert_eq!(
-        view(&g)["image"],
+        main_view(&g)["image"],
         pinned.as_str(),
         "the tag is pinned at create"
     );
 
     // The same bits by digest: on disk already, compiled already: no Pulling, no Compiled.
     let by_digest = format!("{}/demo/hello@{manifest}", reg.host);
-    let r = p
-        .put_group(
-            "demo",
-            "by-digest",
-            group_body(&by_digest, &[80], "Always", &[]),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    p.create(
+        "demo",
+        "by-digest",
+        group_body(&by_digest, &[80], "Always", &[]),
+    )
+    .await;
     let g2 = p.wait_for_state("demo", "by-digest", "Running").await;
     serves(&g2).await;
     let names = event_names(&g2);
@@ -142,7 +124,7 @@ async fn a_pushed_component_runs_by_tag_and_by_digest_and_the_second_starts_with
     assert_eq!(r.status, 204, "{}", r.text);
     let g = p.wait_for_state("demo", "by-tag", "Running").await;
     serves(&g).await;
-    assert_eq!(view(&g)["image"], pinned.as_str());
+    assert_eq!(main_view(&g)["image"], pinned.as_str());
 
     // The CLI takes a registry image as any other.
     let out = p
@@ -153,7 +135,7 @@ async fn a_pushed_component_runs_by_tag_and_by_digest_and_the_second_starts_with
         .ok()
         .json();
     // The tag now names hello-cli: a command that prints and exits 0.
-    assert_eq!(out["properties"]["provisioningState"], "Succeeded", "{out}");
+    assert_eq!(provisioning_state(&out), "Succeeded", "{out}");
 }
 
 #[tokio::test]
@@ -180,10 +162,8 @@ async fn a_private_registry_needs_credentials_and_the_password_never_comes_back(
 
     // Without credentials: Waiting, a Failed event naming the 401, retried with back-off,
     // and the API stays healthy.
-    let r = p
-        .put_group("demo", "anon", group_body(&image, &[80], "Always", &[]))
+    p.create("demo", "anon", group_body(&image, &[80], "Always", &[]))
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
     let g = p
         .wait_for(
             "demo",
@@ -193,7 +173,7 @@ async fn a_private_registry_needs_credentials_and_the_password_never_comes_back(
             |g| event_names(g).iter().any(|n| n == "BackOff"),
         )
         .await;
-    assert_eq!(view(&g)["currentState"]["state"], "Waiting", "{g}");
+    assert_eq!(current_state(&g)["state"], "Waiting", "{g}");
     let failed = event_messages(&g, "Failed").join(" ");
     assert!(
         failed.contains("401") && failed.contains("needs credentials"),
@@ -332,25 +312,19 @@ async fn every_failed_pull_says_why_and_leaves_the_api_healthy() {
         ("down", format!("{down}/any/thing:v1"), "cannot be reached"),
     ];
     for (name, image, _) in &cases {
-        let r = p
-            .put_group("demo", name, group_body(image, &[80], "Never", &[]))
+        p.create("demo", name, group_body(image, &[80], "Never", &[]))
             .await;
-        assert_eq!(r.status, 201, "{name}: {}", r.text);
     }
     for (name, image, why) in &cases {
         let g = p.wait_for_state("demo", name, "Failed").await;
-        assert_eq!(view(&g)["currentState"]["state"], "Waiting", "{name}: {g}");
-        assert_eq!(
-            view(&g)["currentState"]["detailStatus"],
-            "ErrImagePull",
-            "{name}"
-        );
+        assert_eq!(current_state(&g)["state"], "Waiting", "{name}: {g}");
+        assert_eq!(detail_status(&g), "ErrImagePull", "{name}");
         let failed = event_messages(&g, "Failed").join(" ");
         assert!(
             failed.contains(why) && failed.contains(image.as_str()),
             "{name}: {failed}"
         );
-        assert_eq!(g["properties"]["provisioningState"], "Failed", "{name}");
+        assert_eq!(provisioning_state(&g), "Failed", "{name}");
     }
     // A malformed reference is bad input: 400, nothing stored.
     let r = p
@@ -376,7 +350,7 @@ async fn every_failed_pull_says_why_and_leaves_the_api_healthy() {
     p.put_group("demo", "late", group_body(&late, &[80], "Always", &[]))
         .await;
     p.wait_for("demo", "late", "a back-off", Duration::from_secs(30), |g| {
-        view(g)["currentState"]["detailStatus"] == "ImagePullBackOff"
+        detail_status(g) == "ImagePullBackOff"
     })
     .await;
     push("hello-http", &late, "").await;
@@ -406,11 +380,9 @@ async fn fifty_groups_from_one_uncached_image_pull_and_compile_once_and_a_restar
     let puts = names.iter().map(|n| {
         let body = group_body(&image, &[80], "Always", &[]);
         let p = &p;
-        async move { p.put_group("many", n, body).await }
+        async move { p.create("many", n, body).await }
     });
-    for r in futures::future::join_all(puts).await {
-        assert_eq!(r.status, 201, "{}", r.text);
-    }
+    futures::future::join_all(puts).await;
     let mut compiled = 0;
     let mut downloaded = 0;
     for n in &names {
