@@ -41,14 +41,30 @@ impl TestPlatform {
         Self::start_with(&[]).await
     }
 
+    /// A platform whose log (at `WACI_LOG=info`) goes to [`TestPlatform::log_file`] rather
+    /// than the test's stderr, for a test that reads it.
+    pub async fn start_logged() -> TestPlatform {
+        Self::start_inner(&[], true).await
+    }
+
+    /// The file [`TestPlatform::start_logged`] writes the platform's log to.
+    pub fn log_file(&self) -> std::path::PathBuf {
+        self.data_dir.path().join("serve.log")
+    }
+
     pub async fn start_with(extra_args: &[&str]) -> TestPlatform {
+        Self::start_inner(extra_args, false).await
+    }
+
+    async fn start_inner(extra_args: &[&str], logged: bool) -> TestPlatform {
         let n = NEXT_POOL.fetch_add(1, Ordering::Relaxed);
         let third = 1 + (std::process::id() % 10 * 25 + n) % 254;
         let pool = format!("127.77.{third}.0/24");
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut args = vec!["--ip-pool", &pool];
         args.extend_from_slice(extra_args);
-        let serve = Serve::start(&waci_bin(), data_dir.path(), &args)
+        let log = logged.then(|| data_dir.path().join("serve.log"));
+        let serve = Serve::start_logged(&waci_bin(), data_dir.path(), &args, log)
             .await
             .unwrap_or_else(|e| panic!("{e:#}"));
         let mut p = TestPlatform {

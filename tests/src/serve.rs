@@ -37,6 +37,8 @@ pub struct Serve {
     data_dir: PathBuf,
     args: Vec<String>,
     child: Option<Child>,
+    /// Where the platform's log goes at `WACI_LOG=info`, if not to the caller's stderr.
+    log: Option<PathBuf>,
     pub endpoints: Endpoints,
 }
 
@@ -44,11 +46,23 @@ impl Serve {
     /// Starts `bin serve` on `data_dir` with every listener on `127.0.0.1:0` and `args` after
     /// (an `--ip-pool`, quotas, limits), and waits until it has written its endpoints.
     pub async fn start(bin: &Path, data_dir: &Path, args: &[&str]) -> anyhow::Result<Serve> {
+        Self::start_logged(bin, data_dir, args, None).await
+    }
+
+    /// [`Serve::start`], with the platform's log at `WACI_LOG=info` written to `log` (a file
+    /// a test reads back) when given.
+    pub async fn start_logged(
+        bin: &Path,
+        data_dir: &Path,
+        args: &[&str],
+        log: Option<PathBuf>,
+    ) -> anyhow::Result<Serve> {
         let mut serve = Serve {
             bin: bin.to_path_buf(),
             data_dir: data_dir.to_path_buf(),
             args: args.iter().map(|s| s.to_string()).collect(),
             child: None,
+            log,
             endpoints: Endpoints {
                 api: String::new(),
                 front_door: String::new(),
@@ -67,7 +81,21 @@ impl Serve {
         let endpoints = self.data_dir.join("endpoints.json");
         let _ = std::fs::remove_file(&endpoints);
         let start = Instant::now();
-        let mut child = Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        match &self.log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("opening {}", path.display()))?;
+                command.env("WACI_LOG", "info").stderr(file);
+            }
+            None => {
+                command.stderr(Stdio::inherit());
+            }
+        }
+        let mut child = command
             .arg("serve")
             .arg("--data-dir")
             .arg(&self.data_dir)
@@ -76,7 +104,6 @@ impl Serve {
             .args(["--dns-listen", "127.0.0.1:0"])
             .args(&self.args)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| format!("starting {} serve", self.bin.display()))?;
         let v: Value = loop {
