@@ -345,6 +345,11 @@ mod tests {
     }
 
     #[test]
+    fn the_api_version_the_portal_sends_is_accepted() {
+        assert!(super::API_VERSIONS.contains(&crate::portal::API_VERSION));
+    }
+
+    #[test]
     fn arm_paths_are_matched_without_case() {
         let cg = "/subscriptions/s/resourceGroups/RG/providers/Microsoft.ContainerInstance/containerGroups";
         check(
