@@ -5,8 +5,8 @@
 use super::group::GroupCtx;
 use super::{BACKOFF_FIRST, BACKOFF_RESET_AFTER, ms};
 use crate::model::{Container, ContainerState, RestartPolicy, now_rfc3339};
-use crate::runtime::command::{self, Exit};
-use crate::runtime::host::{Host, Sandbox};
+use crate::runtime::core::command::{self, Exit};
+use crate::runtime::core::host::{Host, Sandbox};
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime_wasi::p2::bindings::CommandPre;

@@ -9,7 +9,7 @@ use super::{BACKOFF_FIRST, ms};
 use crate::images;
 use crate::model::{Container, ContainerState, RestartPolicy};
 use crate::registry;
-use crate::runtime::engine::Loaded;
+use crate::runtime::core::engine::Loaded;
 use crate::store::GroupRow;
 use std::collections::HashMap;
 use std::sync::Arc;

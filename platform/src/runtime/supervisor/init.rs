@@ -4,9 +4,9 @@
 use super::command::run_command_once;
 use super::group::GroupCtx;
 use crate::model::Container;
-use crate::runtime::command::Exit;
-use crate::runtime::engine::{Loaded, Workload};
-use crate::runtime::host::Mount;
+use crate::runtime::core::command::Exit;
+use crate::runtime::core::engine::{Loaded, Workload};
+use crate::runtime::core::host::Mount;
 use std::sync::Arc;
 use tracing::Instrument;
 

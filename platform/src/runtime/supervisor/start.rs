@@ -6,10 +6,10 @@
 use super::command::command_loop;
 use super::group::GroupCtx;
 use crate::model::{Container, ContainerState, now_rfc3339};
-use crate::runtime::command::Exit;
-use crate::runtime::engine::{Loaded, Workload};
-use crate::runtime::host::Mount;
-use crate::runtime::service::{self, Service};
+use crate::runtime::core::command::Exit;
+use crate::runtime::core::engine::{Loaded, Workload};
+use crate::runtime::core::host::Mount;
+use crate::runtime::core::service::{self, Service};
 use crate::store::GroupRow;
 use std::net::SocketAddr;
 use std::sync::Arc;
