@@ -162,9 +162,10 @@ async fn a_guest_waits_while_its_sink_has_no_room() {
         .await
         .expect("the guest goes on once there is room");
     assert_eq!(exit, Exit::Code(0));
+    let stdout = sink.text(Stream::Stdout);
     assert!(
-        sink.text(Stream::Stdout)
-            .ends_with("line 1\nline 2\nline 3\n")
+        stdout.ends_with("line 1\nline 2\nline 3\nexiting with 0\n"),
+        "{stdout}"
     );
     std::fs::remove_dir_all(&dir).ok();
 }
