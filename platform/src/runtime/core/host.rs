@@ -1,7 +1,7 @@
 //! The per-instance host state (`Store<Host>`) and how a container's definition becomes a
-//! sandbox: its argv, its env, its stdout/stderr into the logs, its memory cap, its volumes
-//! at their mount paths — and nothing else (no host env, no other file, no sockets).
-//! Its output goes to a [`LogSink`], whatever stores it.
+//! sandbox: its argv, its env, its stdout/stderr into a [`LogSink`] (whatever stores them),
+//! its memory cap, its volumes at their mount paths — and nothing else (no host env, no other
+//! file, no sockets).
 
 use super::outgoing::GuestHttpHooks;
 use super::stdio::LogOutput;
