@@ -2,29 +2,34 @@
 //! first port, so `http://<fqdn>:8081/` opens a group from any browser with no DNS set-up.
 //! The request goes to the group's service in-process, not through a second socket hop, and
 //! bodies stream both ways.
+//!
+//! Its two statuses of its own are data-plane statuses, named below: what a browser sees for
+//! a name no group answers to, or a group that is not running. The control API's statuses
+//! are chosen in `api` alone.
 
 use crate::directory::Directory;
-use crate::runtime::Runtime;
+use crate::runtime::{ResponseBody, Runtime, full_body};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use hyper::StatusCode;
 use hyper::body::Incoming;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
-fn not_found(host: &str) -> hyper::Response<HyperOutgoingBody> {
+/// No container group answers to the name the request was sent to.
+const UNKNOWN_HOST: StatusCode = StatusCode::NOT_FOUND;
+/// The name is a group's, but the group serves nothing now (stopped, starting, failed):
+/// like a load balancer with no healthy backend.
+const NOT_RUNNING: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
+
+fn not_found(host: &str) -> hyper::Response<ResponseBody> {
     let page = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Unknown name</title></head>\
          <body><h1>Unknown name</h1><p>No container group answers to <code>{}</code>.</p></body></html>\n",
         html_escape(host)
     );
-    let mut resp = hyper::Response::new(
-        Full::new(Bytes::from(page))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *resp.status_mut() = hyper::StatusCode::NOT_FOUND;
+    let mut resp = hyper::Response::new(full_body(page));
+    *resp.status_mut() = UNKNOWN_HOST;
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
@@ -66,7 +71,7 @@ async fn route(
     req: hyper::Request<Incoming>,
     directory: &Directory,
     runtime: &Runtime,
-) -> hyper::Response<HyperOutgoingBody> {
+) -> hyper::Response<ResponseBody> {
     let host = host_of(&req);
     let Some(entry) = directory.lookup(&host) else {
         return not_found(&host);
@@ -74,12 +79,9 @@ async fn route(
     match runtime.front_service(entry.group_id) {
         Some(service) => service.handle(req).await,
         None => {
-            let mut resp = hyper::Response::new(
-                Full::new(Bytes::from_static(b"The container group is not running.\n"))
-                    .map_err(|never| match never {})
-                    .boxed_unsync(),
-            );
-            *resp.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+            let body = full_body(Bytes::from_static(b"The container group is not running.\n"));
+            let mut resp = hyper::Response::new(body);
+            *resp.status_mut() = NOT_RUNNING;
             resp
         }
     }

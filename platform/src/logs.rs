@@ -5,11 +5,15 @@
 //! writer task commits batches, one chunk per container. If a guest outruns the writer so
 //! far that the queue is full, lines are dropped and the drop is counted into the
 //! container's log.
-//! This module knows the store, not wasmtime or HTTP.
+//! This module knows the store, not wasmtime or HTTP: the runtime core hands guest output
+//! to it through [`runtime::LogSink`], which [`LogHub`] implements.
 
+use crate::runtime::{self, LogSink, StreamSink};
 use crate::store::{LogPiece, Store, Stream};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,15 +38,21 @@ const BATCH_PIECES: usize = 1024;
 type Dropped = Arc<Mutex<HashMap<(i64, Arc<str>), u64>>>;
 
 pub struct LogHub {
+    queue: Arc<Queue>,
+    /// Bumped after every committed batch; followers wait on it.
+    written: watch::Receiver<u64>,
+    /// Woken after every batch the writer takes off the queue.
+    room: Arc<tokio::sync::Notify>,
+}
+
+/// The sending side of the queue, shared by the hub and every [`LineSplitter`]; the writer
+/// ends once the last of them is gone.
+struct Queue {
     tx: mpsc::UnboundedSender<LogPiece>,
     /// Bytes sent to the writer and not yet taken by it.
     queued: Arc<AtomicUsize>,
-    /// Bumped after every committed batch; followers wait on it.
-    written: watch::Receiver<u64>,
     /// Lines dropped because the queue was full, per (group, container), not yet stored.
     dropped: Dropped,
-    /// Woken after every batch the writer takes off the queue.
-    room: Arc<tokio::sync::Notify>,
 }
 
 impl LogHub {
@@ -51,10 +61,12 @@ impl LogHub {
         let (tx, rx) = mpsc::unbounded_channel();
         let (written_tx, written) = watch::channel(0u64);
         let hub = Arc::new(LogHub {
-            tx,
-            queued: Arc::new(AtomicUsize::new(0)),
+            queue: Arc::new(Queue {
+                tx,
+                queued: Arc::new(AtomicUsize::new(0)),
+                dropped: Arc::new(Mutex::new(HashMap::new())),
+            }),
             written,
-            dropped: Arc::new(Mutex::new(HashMap::new())),
             room: Arc::new(tokio::sync::Notify::new()),
         });
         tokio::spawn(writer(
@@ -62,8 +74,8 @@ impl LogHub {
             rx,
             written_tx,
             max_lines,
-            hub.queued.clone(),
-            hub.dropped.clone(),
+            hub.queue.queued.clone(),
+            hub.queue.dropped.clone(),
             hub.room.clone(),
         ));
         hub
@@ -71,24 +83,12 @@ impl LogHub {
 
     /// Queues the lines of one write. Never blocks: a full queue drops them and counts them.
     pub fn push(&self, piece: LogPiece) {
-        let size = piece.data.len();
-        if self.queued.fetch_add(size, Ordering::AcqRel) + size > QUEUE_BYTES {
-            self.queued.fetch_sub(size, Ordering::AcqRel);
-            let mut dropped = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
-            *dropped
-                .entry((piece.group_id, piece.container))
-                .or_default() += u64::from(piece.lines);
-            return;
-        }
-        if let Err(e) = self.tx.send(piece) {
-            // The writer is gone (shutdown): nothing will take these bytes.
-            self.queued.fetch_sub(e.0.data.len(), Ordering::AcqRel);
-        }
+        self.queue.push(piece)
     }
 
     /// Whether a guest may write now without risking dropped lines.
     pub fn has_room(&self) -> bool {
-        self.queued.load(Ordering::Acquire) <= ROOM_BYTES
+        self.queue.queued.load(Ordering::Acquire) <= ROOM_BYTES
     }
 
     /// Waits until [`LogHub::has_room`].
@@ -112,12 +112,62 @@ impl LogHub {
         let mut rx = self.subscribe();
         let start = *rx.borrow_and_update();
         // An empty piece only asks for a commit notification.
-        if self.tx.send(LogPiece::new(-1, "".into())).is_ok() {
+        if self.queue.tx.send(LogPiece::new(-1, "".into())).is_ok() {
             while *rx.borrow() == start {
                 if rx.changed().await.is_err() {
                     break;
                 }
             }
+        }
+    }
+}
+
+impl Queue {
+    fn push(&self, piece: LogPiece) {
+        let size = piece.data.len();
+        if self.queued.fetch_add(size, Ordering::AcqRel) + size > QUEUE_BYTES {
+            self.queued.fetch_sub(size, Ordering::AcqRel);
+            let mut dropped = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
+            *dropped
+                .entry((piece.group_id, piece.container))
+                .or_default() += u64::from(piece.lines);
+            return;
+        }
+        if let Err(e) = self.tx.send(piece) {
+            // The writer is gone (shutdown): nothing will take these bytes.
+            self.queued.fetch_sub(e.0.data.len(), Ordering::AcqRel);
+        }
+    }
+}
+
+/// Guest output goes into the queue, a [`LineSplitter`] per stream of each instance.
+impl LogSink for LogHub {
+    fn open(
+        &self,
+        group_id: i64,
+        container: &Arc<str>,
+        stream: runtime::Stream,
+    ) -> Arc<Mutex<dyn StreamSink>> {
+        Arc::new(Mutex::new(LineSplitter::new(
+            self,
+            group_id,
+            container.clone(),
+            stream.into(),
+        )))
+    }
+    fn has_room(&self) -> bool {
+        LogHub::has_room(self)
+    }
+    fn wait_for_room(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(LogHub::wait_for_room(self))
+    }
+}
+
+impl From<runtime::Stream> for Stream {
+    fn from(s: runtime::Stream) -> Stream {
+        match s {
+            runtime::Stream::Stdout => Stream::Stdout,
+            runtime::Stream::Stderr => Stream::Stderr,
         }
     }
 }
@@ -181,7 +231,7 @@ async fn writer(
 /// output-stream handle the guest opens, so a line written in pieces stays one line. The
 /// lines of one write go to the hub together, stamped with its time.
 pub struct LineSplitter {
-    hub: Arc<LogHub>,
+    queue: Arc<Queue>,
     group_id: i64,
     container: Arc<str>,
     stream: Stream,
@@ -189,13 +239,9 @@ pub struct LineSplitter {
 }
 
 impl LineSplitter {
-    pub fn hub(&self) -> &Arc<LogHub> {
-        &self.hub
-    }
-
-    pub fn new(hub: Arc<LogHub>, group_id: i64, container: Arc<str>, stream: Stream) -> Self {
+    pub fn new(hub: &LogHub, group_id: i64, container: Arc<str>, stream: Stream) -> Self {
         LineSplitter {
-            hub,
+            queue: hub.queue.clone(),
             group_id,
             container,
             stream,
@@ -250,7 +296,7 @@ impl LineSplitter {
 
     fn send(&self, piece: LogPiece) {
         if piece.lines > 0 {
-            self.hub.push(piece);
+            self.queue.push(piece);
         }
     }
 }
@@ -261,6 +307,12 @@ fn now_nanos() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+impl StreamSink for LineSplitter {
+    fn write(&mut self, bytes: &[u8]) {
+        LineSplitter::write(self, bytes)
+    }
 }
 
 impl Drop for LineSplitter {
@@ -277,7 +329,7 @@ mod tests {
     async fn splits_lines_and_bounds_them() {
         let (dir, store, gid) = crate::store::fresh_with_group("hub");
         let hub = LogHub::start(store.clone(), 3);
-        let mut out = LineSplitter::new(hub.clone(), gid, "c".into(), Stream::Stdout);
+        let mut out = LineSplitter::new(&hub, gid, "c".into(), Stream::Stdout);
         out.write(b"one\ntw");
         out.write(b"o\r\nthree\nfour\nfive");
         drop(out);
@@ -293,7 +345,7 @@ mod tests {
 
         // A line longer than the limit is kept in pieces of it; an empty line is a line.
         let hub = LogHub::start(store.clone(), 100);
-        let mut out = LineSplitter::new(hub.clone(), gid, "d".into(), Stream::Stderr);
+        let mut out = LineSplitter::new(&hub, gid, "d".into(), Stream::Stderr);
         let long = "y".repeat(MAX_LINE_BYTES * 2 + 5);
         out.write(format!("{long}\n\nend").as_bytes());
         drop(out);

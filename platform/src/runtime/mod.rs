@@ -2,34 +2,34 @@
 //! supervisor task that resolves and loads each container's image, binds the group's ports,
 //! runs commands under the restart policy, and writes every state change and event back.
 //!
+//! Two layers. `core/` runs guests (engine, sandbox, one service request, one command) and
+//! knows no store: its guest output leaves through [`LogSink`]. `supervisor/` (with
+//! `volumes.rs` and this file) sits on top and keeps the store up to date.
+//!
 //! Only this module (and its children) imports wasmtime.
+//! **Invariant:** nothing in `core/` imports `crate::store`, `crate::logs`, `crate::api` or
+//! `crate::registry`.
 //! **Invariant:** a supervisor writes container and group state only for the generation it
 //! was started for, so a superseded one cannot overwrite its successor's rows.
 
-pub mod command;
-pub mod engine;
-pub mod host;
-mod outgoing;
-mod service;
-mod stdio;
+pub mod core;
 mod supervisor;
 mod volumes;
 
+pub use self::core::service::{ResponseBody, Service, full_body};
+pub use self::core::{DRAIN_GRACE, LogSink, Stream, StreamSink, command, engine, host};
 use crate::logs::LogHub;
 use crate::model::{ContainerState, GroupState, RestartPolicy};
 use crate::registry::Registries;
 use crate::store::{GroupRow, Store};
 use engine::Engines;
-pub use service::Service;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-/// How long open connections of a stopped service may finish their current request.
-pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
+use tracing::Instrument;
 
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -98,12 +98,10 @@ impl Runtime {
         let cancel = CancellationToken::new();
         let id = group.id;
         let generation = group.generation;
-        let task = tokio::spawn(supervisor::supervise(
-            self.clone(),
-            group,
-            cancel.clone(),
-            previous,
-        ));
+        let span = tracing::info_span!("group", group = id, generation);
+        let task = tokio::spawn(
+            supervisor::supervise(self.clone(), group, cancel.clone(), previous).instrument(span),
+        );
         groups.insert(
             id,
             Supervised {

@@ -2,7 +2,9 @@
 //! request, as `wasmtime serve` does, on every bound port of the group's IP.
 //!
 //! Invariant: a guest's failure (trap, out of memory, time limit) answers that request
-//! with a 5xx of its own and never reaches the platform or other requests.
+//! with a 5xx of its own and never reaches the platform or other requests. The statuses
+//! chosen here are the data plane's (what a guest's client sees when the guest cannot
+//! answer), each a named constant below; the control API's are chosen in `api` alone.
 
 use super::command::{Exit, classify};
 use super::engine::Engines;
@@ -22,12 +24,43 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+/// The body of a response to a guest's client (a guest's own, or one of ours): what the front
+/// door and a group's ports send, without naming wasmtime's types.
+pub type ResponseBody = HyperOutgoingBody;
+
+/// A whole response body of `bytes`.
+pub fn full_body(bytes: impl Into<Bytes>) -> ResponseBody {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// The statuses a service request gets when its guest cannot answer it: data-plane
+/// statuses, seen by a guest's clients, never by the control API.
+pub mod status {
+    use hyper::StatusCode;
+
+    /// The guest's sandbox could not be made (a volume cannot be opened), or the guest
+    /// trapped, ran out of memory or returned without setting a response.
+    pub const GUEST_FAILED: StatusCode = StatusCode::INTERNAL_SERVER_ERROR;
+    /// The request could not be handed to the guest (wasi:http refused its head).
+    pub const BAD_REQUEST: StatusCode = StatusCode::BAD_REQUEST;
+    /// The guest answered with a wasi:http error code instead of a response: like a proxy
+    /// whose upstream failed.
+    pub const GUEST_ERROR_CODE: StatusCode = StatusCode::BAD_GATEWAY;
+    /// The guest did not answer within the request time limit (DESIGN.md §4).
+    pub const OUT_OF_TIME: StatusCode = StatusCode::GATEWAY_TIMEOUT;
+    /// The guest was still running at the end of its group's stop grace, and was cut.
+    pub const STOPPING: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
+}
+
 /// Everything needed to answer a request for one service container.
 pub struct Service {
     pub engines: Arc<Engines>,
     pub pre: ProxyPre<Host>,
     pub sandbox: Sandbox,
-    /// A request running longer than this answers 504 and its instance is dropped.
+    /// A request running longer than this answers [`status::OUT_OF_TIME`] and its instance
+    /// is dropped.
     pub request_timeout: Duration,
     /// Called when a request's guest fails, so the container's events show it.
     pub on_failure: Box<dyn Fn(Exit) + Send + Sync>,
@@ -39,13 +72,9 @@ pub struct Service {
     pub runs: TaskTracker,
 }
 
-fn plain(status: u16, text: &str) -> hyper::Response<HyperOutgoingBody> {
-    let body = Full::new(Bytes::from(text.to_string()))
-        .map_err(|never| match never {})
-        .boxed_unsync();
-    let mut resp = hyper::Response::new(body);
-    *resp.status_mut() =
-        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+fn plain(status: hyper::StatusCode, text: &str) -> hyper::Response<ResponseBody> {
+    let mut resp = hyper::Response::new(full_body(text.to_string()));
+    *resp.status_mut() = status;
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -58,14 +87,19 @@ impl Service {
     pub async fn handle<B>(
         self: &Arc<Self>,
         req: hyper::Request<B>,
-    ) -> hyper::Response<HyperOutgoingBody>
+    ) -> hyper::Response<ResponseBody>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
         let mut store = match self.sandbox.store(&self.engines.engine) {
             Ok(s) => s,
-            Err(e) => return plain(500, &format!("the service cannot start: {e}\n")),
+            Err(e) => {
+                return plain(
+                    status::GUEST_FAILED,
+                    &format!("the service cannot start: {e}\n"),
+                );
+            }
         };
         let (tx, mut rx) = tokio::sync::oneshot::channel();
         let req = store
@@ -75,7 +109,9 @@ impl Service {
         let out = store.data_mut().http_view().new_response_outparam(tx);
         let (req, out) = match (req, out) {
             (Ok(r), Ok(o)) => (r, o),
-            (Err(e), _) | (_, Err(e)) => return plain(400, &format!("bad request: {e}\n")),
+            (Err(e), _) | (_, Err(e)) => {
+                return plain(status::BAD_REQUEST, &format!("bad request: {e}\n"));
+            }
         };
         let this = self.clone();
         let mut run = Run::new(self, async move {
@@ -122,12 +158,17 @@ impl Service {
             return answered(answer);
         }
         match ended {
-            Ended::Returned => plain(500, "the service ended without a response\n"),
-            Ended::OutOfTime => plain(504, "the service did not answer in time\n"),
-            Ended::Cut => plain(503, "the container group is stopping\n"),
-            Ended::Failed(Exit::OutOfMemory) => plain(500, "the service ran out of memory\n"),
+            Ended::Returned => plain(
+                status::GUEST_FAILED,
+                "the service ended without a response\n",
+            ),
+            Ended::OutOfTime => plain(status::OUT_OF_TIME, "the service did not answer in time\n"),
+            Ended::Cut => plain(status::STOPPING, "the container group is stopping\n"),
+            Ended::Failed(Exit::OutOfMemory) => {
+                plain(status::GUEST_FAILED, "the service ran out of memory\n")
+            }
             Ended::Failed(exit) => plain(
-                500,
+                status::GUEST_FAILED,
                 &format!("the service failed: {}\n", exit.detail_status()),
             ),
         }
@@ -135,13 +176,16 @@ impl Service {
 }
 
 /// What a guest set as its response: the response, or the error code it answered with.
-type Answer = Result<
-    hyper::Response<HyperOutgoingBody>,
-    wasmtime_wasi_http::p2::bindings::http::types::ErrorCode,
->;
+type Answer =
+    Result<hyper::Response<ResponseBody>, wasmtime_wasi_http::p2::bindings::http::types::ErrorCode>;
 
-fn answered(answer: Answer) -> hyper::Response<HyperOutgoingBody> {
-    answer.unwrap_or_else(|code| plain(502, &format!("the service failed: {code:?}\n")))
+fn answered(answer: Answer) -> hyper::Response<ResponseBody> {
+    answer.unwrap_or_else(|code| {
+        plain(
+            status::GUEST_ERROR_CODE,
+            &format!("the service failed: {code:?}\n"),
+        )
+    })
 }
 
 /// How a request's instance ended.

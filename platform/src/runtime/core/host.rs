@@ -1,12 +1,12 @@
 //! The per-instance host state (`Store<Host>`) and how a container's definition becomes a
-//! sandbox: its argv, its env, its stdout/stderr into the logs, its memory cap, its volumes
-//! at their mount paths — and nothing else (no host env, no other file, no sockets).
+//! sandbox: its argv, its env, its stdout/stderr into a [`LogSink`] (whatever stores them),
+//! its memory cap, its volumes at their mount paths — and nothing else (no host env, no other
+//! file, no sockets).
 
 use super::outgoing::GuestHttpHooks;
 use super::stdio::LogOutput;
-use crate::logs::{LineSplitter, LogHub};
+use super::{LogSink, Stream};
 use crate::model::Container;
-use crate::store::Stream;
 use std::path::PathBuf;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
@@ -57,7 +57,7 @@ pub struct Sandbox {
     env: Vec<(String, String)>,
     memory_cap: usize,
     mounts: Vec<Mount>,
-    logs: Arc<LogHub>,
+    logs: Arc<dyn LogSink>,
     /// The platform's own addresses, closed to the guest's outgoing HTTP.
     pub forbidden: Arc<[std::net::SocketAddr]>,
 }
@@ -67,7 +67,7 @@ impl Sandbox {
         group_id: i64,
         c: &Container,
         mounts: Vec<Mount>,
-        logs: Arc<LogHub>,
+        logs: Arc<dyn LogSink>,
         forbidden: Arc<[std::net::SocketAddr]>,
     ) -> Sandbox {
         let argv = if c.command.is_empty() {
@@ -107,12 +107,8 @@ impl Sandbox {
     /// Fails only if a volume's directory cannot be opened.
     pub fn store(&self, engine: &Engine) -> anyhow::Result<Store<Host>> {
         let out = |stream| {
-            LogOutput::new(LineSplitter::new(
-                self.logs.clone(),
-                self.group_id,
-                self.container.clone(),
-                stream,
-            ))
+            let to = self.logs.open(self.group_id, &self.container, stream);
+            LogOutput::new(to, self.logs.clone())
         };
         let mut builder = WasiCtx::builder();
         for m in &self.mounts {

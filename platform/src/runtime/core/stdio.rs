@@ -1,8 +1,8 @@
-//! Guest stdout and stderr: every byte goes to a [`LineSplitter`] and so into the
-//! container's logs. A guest never waits on storage itself, only (through the stream's
-//! readiness) for room in the log queue when it writes faster than the log is stored.
+//! Guest stdout and stderr: every byte goes to the container's [`StreamSink`]. A guest never
+//! waits on storage itself, only (through the stream's readiness) for room in the
+//! [`LogSink`] when it writes faster than the sink takes its output.
 
-use crate::logs::{LineSplitter, LogHub};
+use super::{LogSink, StreamSink};
 use bytes::Bytes;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -13,20 +13,16 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 /// The guest's view of one output stream of a container.
 #[derive(Clone)]
 pub struct LogOutput {
-    splitter: Arc<Mutex<LineSplitter>>,
-    hub: Arc<LogHub>,
+    stream: Arc<Mutex<dyn StreamSink>>,
+    sink: Arc<dyn LogSink>,
 }
 
 impl LogOutput {
-    pub fn new(splitter: LineSplitter) -> Self {
-        let hub = splitter.hub().clone();
-        LogOutput {
-            splitter: Arc::new(Mutex::new(splitter)),
-            hub,
-        }
+    pub fn new(stream: Arc<Mutex<dyn StreamSink>>, sink: Arc<dyn LogSink>) -> Self {
+        LogOutput { stream, sink }
     }
     fn write_bytes(&self, bytes: &[u8]) {
-        self.splitter
+        self.stream
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .write(bytes);
@@ -56,16 +52,16 @@ impl OutputStream for LogOutput {
     fn flush(&mut self) -> StreamResult<()> {
         Ok(())
     }
-    /// Back-pressure: nothing may be written while the log queue is nearly full.
+    /// Back-pressure: nothing may be written while the sink has no room.
     fn check_write(&mut self) -> StreamResult<usize> {
-        Ok(if self.hub.has_room() { 64 * 1024 } else { 0 })
+        Ok(if self.sink.has_room() { 64 * 1024 } else { 0 })
     }
 }
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for LogOutput {
     async fn ready(&mut self) {
-        self.hub.wait_for_room().await;
+        self.sink.wait_for_room().await;
     }
 }
 

@@ -1,0 +1,171 @@
+//! The core on its own: a command runs in its sandbox and its output reaches a sink kept in
+//! memory, with no store, no log hub and no supervisor, as in a containerd shim.
+
+use super::command::{Exit, run_once};
+use super::engine::{Engines, Workload};
+use super::host::Sandbox;
+use super::{LogSink, Stream, StreamSink};
+use crate::model::{Container, EnvVar, ResourceLimits, ResourceRequests};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Guest output kept in memory, per stream; it has room only while `room` is set.
+struct Memory {
+    written: Arc<Mutex<Vec<(Stream, Vec<u8>)>>>,
+    room: AtomicBool,
+    roomy: tokio::sync::Notify,
+}
+
+impl Memory {
+    fn new(room: bool) -> Arc<Memory> {
+        Arc::new(Memory {
+            written: Arc::default(),
+            room: AtomicBool::new(room),
+            roomy: tokio::sync::Notify::new(),
+        })
+    }
+    fn text(&self, stream: Stream) -> String {
+        let written = self.written.lock().unwrap();
+        let bytes: Vec<u8> = written
+            .iter()
+            .filter(|(s, _)| *s == stream)
+            .flat_map(|(_, b)| b.iter().copied())
+            .collect();
+        String::from_utf8(bytes).unwrap()
+    }
+    fn make_room(&self) {
+        self.room.store(true, Ordering::Release);
+        self.roomy.notify_waiters();
+    }
+}
+
+struct MemoryStream {
+    stream: Stream,
+    written: Arc<Mutex<Vec<(Stream, Vec<u8>)>>>,
+}
+
+impl StreamSink for MemoryStream {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut written = self.written.lock().unwrap();
+        written.push((self.stream, bytes.to_vec()));
+    }
+}
+
+impl LogSink for Memory {
+    fn open(&self, _: i64, _: &Arc<str>, stream: Stream) -> Arc<Mutex<dyn StreamSink>> {
+        Arc::new(Mutex::new(MemoryStream {
+            stream,
+            written: self.written.clone(),
+        }))
+    }
+    fn has_room(&self) -> bool {
+        self.room.load(Ordering::Acquire)
+    }
+    fn wait_for_room(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            loop {
+                let woken = self.roomy.notified();
+                if self.has_room() {
+                    return;
+                }
+                woken.await;
+            }
+        })
+    }
+}
+
+fn container(command: &[&str]) -> Container {
+    Container {
+        name: "job".into(),
+        image: "hello-cli.wasm".into(),
+        command: command.iter().map(|s| s.to_string()).collect(),
+        ports: vec![],
+        env: vec![EnvVar {
+            name: "GREETING".into(),
+            value: Some("hello".into()),
+            secure_value: None,
+        }],
+        requests: ResourceRequests {
+            cpu: 1.0,
+            memory_gb: 0.5,
+        },
+        limits: ResourceLimits::default(),
+        volume_mounts: vec![],
+    }
+}
+
+/// The engine (its code cache in a directory of its own) and the hello-cli command.
+async fn hello_cli(
+    cache: &std::path::Path,
+) -> (
+    Arc<Engines>,
+    wasmtime_wasi::p2::bindings::CommandPre<super::host::Host>,
+) {
+    let engines = Engines::new(cache.to_path_buf()).unwrap();
+    let file = std::path::Path::new(env!("WACI_GUESTS_DIR")).join("hello-cli.wasm");
+    let bytes: Arc<[u8]> = std::fs::read(&file).unwrap().into();
+    let (loaded, _) = engines.load("sha256:hello-cli-test", bytes).await.unwrap();
+    let Workload::Command(pre) = &loaded.workload else {
+        panic!("hello-cli is not a command");
+    };
+    (engines.clone(), pre.clone())
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("waci-core-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_command_runs_with_its_output_in_a_sink_of_its_own() {
+    let dir = temp_dir("run");
+    let (engines, pre) = hello_cli(&dir).await;
+    let sink = Memory::new(true);
+    let c = container(&["job", "--stderr", "oops", "--exit", "3"]);
+    let sandbox = Sandbox::new(7, &c, vec![], sink.clone(), Arc::from(vec![]));
+    let exit = run_once(&engines, &pre, &sandbox, &CancellationToken::new(), None).await;
+
+    assert_eq!(exit, Exit::Code(3));
+    let stdout = sink.text(Stream::Stdout);
+    assert!(
+        stdout.starts_with("hello from waci/hello-cli\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("arg[1]=--stderr\n"), "{stdout}");
+    assert!(stdout.contains("env GREETING=hello\n"), "{stdout}");
+    assert_eq!(sink.text(Stream::Stderr), "oops\n");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn a_guest_waits_while_its_sink_has_no_room() {
+    let dir = temp_dir("room");
+    let (engines, pre) = hello_cli(&dir).await;
+    let sink = Memory::new(false);
+    let c = container(&["job", "--lines", "3"]);
+    let sandbox = Sandbox::new(7, &c, vec![], sink.clone(), Arc::from(vec![]));
+    let cancel = CancellationToken::new();
+    let run = run_once(&engines, &pre, &sandbox, &cancel, None);
+    tokio::pin!(run);
+
+    let early = tokio::time::timeout(Duration::from_millis(300), run.as_mut()).await;
+    assert!(early.is_err(), "the guest ended without room to write");
+    assert_eq!(sink.text(Stream::Stdout), "");
+
+    sink.make_room();
+    let exit = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the guest goes on once there is room");
+    assert_eq!(exit, Exit::Code(0));
+    let stdout = sink.text(Stream::Stdout);
+    assert!(
+        stdout.ends_with("line 1\nline 2\nline 3\nexiting with 0\n"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

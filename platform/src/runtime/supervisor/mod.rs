@@ -1,0 +1,77 @@
+//! One supervisor task per container group, in phases: prepare the group's volumes
+//! (`prepare.rs`), fetch and load every container's image (`fetch.rs`), run the init
+//! containers in order (`init.rs`), start the containers — services bound on the group's IP,
+//! commands under the restart policy with a capped back-off (`start.rs`, `command.rs`) — and
+//! watch them until the group stops (`watch.rs`). Every state change and event goes back to
+//! the store for the supervisor's own generation only (`group.rs`).
+//!
+//! The supervisor runs guests only through the runtime core; it is the part of `runtime`
+//! that knows the store and the registry.
+
+mod command;
+mod fetch;
+mod group;
+mod init;
+mod prepare;
+mod start;
+mod watch;
+
+use super::core::host::{Mount, Sandbox};
+use super::{Runtime, Supervised};
+use crate::model::{Container, ProvisioningState};
+use crate::store::GroupRow;
+use group::GroupCtx;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// First back-off before restarting an exited container, doubled each time...
+const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+/// ...up to this cap.
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A run this long resets the back-off: the container was healthy.
+const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(60);
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+pub(super) async fn supervise(
+    rt: Arc<Runtime>,
+    group: GroupRow,
+    cancel: CancellationToken,
+    previous: Option<Supervised>,
+) {
+    if let Some(p) = previous {
+        p.cancel.cancel();
+        let _ = p.task.await;
+    }
+    let ctx = Arc::new(GroupCtx::new(rt, &group, cancel));
+    ctx.defer_provisioning(ProvisioningState::Creating);
+
+    let Some(volume_dirs) = prepare::volumes(&ctx, &group).await else {
+        return;
+    };
+    let mounts = |c: &Container| super::volumes::mounts(c, &volume_dirs, &group.spec.volumes);
+    let Some(loaded) = fetch::images(&ctx, &group).await else {
+        return;
+    };
+    let (init_loaded, main_loaded) = loaded.split_at(group.spec.init_containers.len());
+    if !init::run(&ctx, &group.spec.init_containers, init_loaded, &mounts).await {
+        return;
+    }
+    let started = start::containers(&ctx, &group, main_loaded, &mounts).await;
+    watch::until_stopped(&ctx, started).await;
+}
+
+/// The sandbox every run of container `c` gets: its volumes at their mount paths, its output
+/// into the platform's logs.
+fn sandbox(ctx: &GroupCtx, c: &Container, mounts: &impl Fn(&Container) -> Vec<Mount>) -> Sandbox {
+    Sandbox::new(
+        ctx.id,
+        c,
+        mounts(c),
+        ctx.rt.logs.clone(),
+        ctx.rt.config.forbidden.clone(),
+    )
+}

@@ -1,0 +1,26 @@
+//! The last phase of a supervisor: it waits for its containers until the group stops, then
+//! for every request still running in its services (bounded by the stop's grace), and takes
+//! its service off the front door, unless a later generation already put its own there.
+
+use super::group::GroupCtx;
+use super::start::Started;
+use std::sync::Arc;
+
+/// Returns once nothing of the group runs any more.
+pub(super) async fn until_stopped(ctx: &Arc<GroupCtx>, started: Started) {
+    for t in started.tasks {
+        let _ = t.await;
+    }
+    // Requests whose guests go on after their connections: bounded by the stop's grace.
+    for service in started.services {
+        service.runs.close();
+        service.runs.wait().await;
+    }
+    let mut front = ctx.rt.front.lock().unwrap_or_else(|e| e.into_inner());
+    if front
+        .get(&ctx.id)
+        .is_some_and(|(generation, _)| *generation == ctx.generation)
+    {
+        front.remove(&ctx.id);
+    }
+}
