@@ -1,6 +1,7 @@
 //! The boot rule: which stored groups start again.
 
 use super::*;
+use crate::model::{GroupState, RestartPolicy};
 
 fn group(state: GroupState, policy: RestartPolicy) -> GroupRow {
     let body = serde_json::json!({"properties": {"restartPolicy": policy.as_str(), "containers": [

@@ -9,7 +9,7 @@
 //! drops; reads skip lines below the floor.
 
 use super::log_chunk::{LogPiece, Stream, decode, line_offset, rfc3339};
-use super::{Error, Result, Store};
+use super::{Result, Store};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 
@@ -268,7 +268,7 @@ fn trim(conn: &Connection, group_id: i64, container: &str, excess: u64, floor: i
 pub(crate) mod tests {
     use super::*;
     use crate::model::{ContainerGroupSpec, Scope};
-    use crate::store::PutGroup;
+    use crate::store::{Error, PutGroup};
 
     /// A fresh store holding one group; its id.
     pub(crate) fn fresh(tag: &str) -> (std::path::PathBuf, Store, i64) {
