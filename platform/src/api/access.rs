@@ -53,6 +53,9 @@ async fn authenticate(app: &AppRef, token: &str) -> Option<Principal> {
     (!expired).then_some(Principal::Subscription(row.subscription))
 }
 
+/// The one path outside `/subscriptions` a scoped token may read (canonical spelling).
+const PROVIDER_OPERATIONS: &str = "/providers/Microsoft.ContainerInstance/operations";
+
 /// The subscription a (canonical) path names, if any.
 fn path_subscription(path: &str) -> Option<&str> {
     let mut segs = path.split('/').filter(|s| !s.is_empty());
@@ -99,7 +102,9 @@ pub async fn require_token(State(app): State<AppRef>, mut req: Request, next: Ne
                 )
                 .into_response();
             }
-            // Everything outside /subscriptions (the token API) is the admin's.
+            // The provider's operation list holds no data: every token may read it.
+            None if req.uri().path() == PROVIDER_OPERATIONS => {}
+            // Everything else outside /subscriptions (the token API) is the admin's.
             None => {
                 return ApiError::new(
                     StatusCode::NOT_FOUND,

@@ -11,7 +11,7 @@ use crate::groups::{NewOperation, Snapshot};
 use crate::model::{ProvisioningState, Scope, names, parse};
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -109,17 +109,21 @@ pub async fn list_resource_groups(
 #[utoipa::path(
     delete, path = "/subscriptions/{sub}/resourceGroups/{rg}", tag = "resource groups",
     params(openapi::ResourceGroupPath, openapi::ApiVersion),
-    responses((status = 202, description = "deleted, with its container groups"), (status = 204, description = "there was none"), ErrorResponses)
+    responses((status = 202, description = "deleted, with its container groups: done, nothing to poll (Retry-After: 0)", headers(("Retry-After" = u32, description = "seconds to wait before polling"))), (status = 204, description = "there was none", headers(("Retry-After" = u32, description = "seconds to wait before polling"))), ErrorResponses)
 )]
 pub async fn delete_resource_group(
     State(app): State<AppRef>,
     Path((sub, rg)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    Ok(if app.groups.delete_resource_group(&sub, &rg).await? {
+    q: Q,
+) -> ApiResult<Response> {
+    // Done when it returns; a 202 with neither `Azure-AsyncOperation` nor `Location` is
+    // taken by an ARM client as finished (azure-core's `StatusCheckPolling`).
+    let status = if app.groups.delete_resource_group(&sub, &rg).await? {
         StatusCode::ACCEPTED
     } else {
         StatusCode::NO_CONTENT
-    })
+    };
+    Ok((status, lro_headers(&app, &sub, None, &q, RETRY_DONE)).into_response())
 }
 
 /// A group with its instance view, as GET returns it, with `provisioning` in place of its
@@ -137,21 +141,50 @@ fn full_view(s: &Snapshot, provisioning: Option<&str>) -> Response {
     Json(body).into_response()
 }
 
-/// `Azure-AsyncOperation`: where an ARM client polls the operation a call started.
-fn async_header(app: &AppRef, sub: &str, op: &NewOperation, q: &Q) -> HeaderMap {
-    let url = format!(
-        "{}/subscriptions/{sub}/providers/{}/locations/{}/operations/{}?api-version={}",
-        app.config.public_api_url(),
-        render::PROVIDER,
-        app.config.location,
-        op.id,
-        api_version(q)
-    );
+/// How an ARM client follows a long-running operation (azure-core's `ARMPolling`, Python
+/// `azure/core/polling/base_polling.py`; the other SDKs follow the same rules):
+/// - It picks the first of `Azure-AsyncOperation`, `Location`, a PUT's body, or nothing.
+///   With `Azure-AsyncOperation` it polls that URL at once, then again after each answer's
+///   `Retry-After` seconds until `status` is `Succeeded`, `Failed` or `Canceled`; a PUT then
+///   GETs the resource, a DELETE or POST takes the last answer as its result.
+/// - With none of them (our DELETEs: 200 with the group, 202 for a resource group, 204) the
+///   answer is the result: the operation is done, nothing is polled.
+/// - `Retry-After` is read as seconds, but `0` counts as absent: the client then waits its
+///   default of 30 s. So an operation still in progress says [`RETRY_SOON`], never 0.
+///
+/// Seconds until an operation whose images are ready (built in, a file, or compiled
+/// already) is done: its group runs within a second.
+const RETRY_SOON: u32 = 1;
+/// Seconds until a group that pulls an image from a registry is worth asking about again.
+const RETRY_PULL: u32 = 3;
+/// An answer that is itself the result: nothing is left to wait for.
+const RETRY_DONE: u32 = 0;
+
+/// What an answer to a long-running call tells a poller: `Retry-After`, and for an
+/// operation still running, `Azure-AsyncOperation` (where to poll it).
+fn lro_headers(
+    app: &AppRef,
+    sub: &str,
+    op: Option<&NewOperation>,
+    q: &Q,
+    retry_after: u32,
+) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert(
-        "Azure-AsyncOperation",
-        HeaderValue::from_str(&url).unwrap_or(HeaderValue::from_static("/")),
-    );
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    if let Some(op) = op {
+        let url = format!(
+            "{}/subscriptions/{sub}/providers/{}/locations/{}/operations/{}?api-version={}",
+            app.config.public_api_url(),
+            render::PROVIDER,
+            app.config.location,
+            op.id,
+            api_version(q)
+        );
+        headers.insert(
+            "Azure-AsyncOperation",
+            HeaderValue::from_str(&url).unwrap_or(HeaderValue::from_static("/")),
+        );
+    }
     headers
 }
 
@@ -159,7 +192,7 @@ fn async_header(app: &AppRef, sub: &str, op: &NewOperation, q: &Q) -> HeaderMap 
     put, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}", tag = "container groups",
     params(openapi::GroupPath, openapi::ApiVersion),
     request_body(content = openapi::ContainerGroupInput, description = "the group, in ACI's shape"),
-    responses((status = 201, description = "created; Azure-AsyncOperation names the operation", body = render::ContainerGroup), (status = 200, description = "updated", body = render::ContainerGroup), ErrorResponses, (status = 409, description = "conflict (name taken, quota reached, not supported)", body = ErrorResponse), (status = 413, description = "body over 1 MiB", body = ErrorResponse))
+    responses((status = 201, description = "created; Azure-AsyncOperation names the operation", body = render::ContainerGroup, headers(("Azure-AsyncOperation" = String, description = "where to poll the operation's status"), ("Retry-After" = u32, description = "seconds to wait before polling"))), (status = 200, description = "updated; Azure-AsyncOperation names the operation", body = render::ContainerGroup, headers(("Azure-AsyncOperation" = String, description = "where to poll the operation's status"), ("Retry-After" = u32, description = "seconds to wait before polling"))), ErrorResponses, (status = 409, description = "conflict (name taken, quota reached, not supported)", body = ErrorResponse), (status = 413, description = "body over 1 MiB", body = ErrorResponse))
 )]
 pub async fn put_group(
     State(app): State<AppRef>,
@@ -177,7 +210,12 @@ pub async fn put_group(
         &|image| crate::images::check(image).map_err(|e| e.to_string()),
     )?;
     let op = NewOperation::new();
-    let headers = async_header(&app, &sub, &op, &q);
+    let retry = if app.groups.starts_at_once(&spec) {
+        RETRY_SOON
+    } else {
+        RETRY_PULL
+    };
+    let headers = lro_headers(&app, &sub, Some(&op), &q, retry);
     let put = app.groups.put(scope(sub, rg), name, spec, &op).await?;
     let status = created_or_ok(put.created);
     Ok((status, headers, full_view(&put.snapshot, None)).into_response())
@@ -215,16 +253,23 @@ pub async fn patch_group(
 #[utoipa::path(
     delete, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}", tag = "container groups",
     params(openapi::GroupPath, openapi::ApiVersion),
-    responses((status = 200, description = "stopped and deleted", body = render::ContainerGroup), (status = 204, description = "there was none"), ErrorResponses)
+    responses((status = 200, description = "stopped and deleted: the answer is the result (Retry-After: 0)", body = render::ContainerGroup, headers(("Retry-After" = u32, description = "seconds to wait before polling"))), (status = 204, description = "there was none", headers(("Retry-After" = u32, description = "seconds to wait before polling"))), ErrorResponses)
 )]
 pub async fn delete_group(
     State(app): State<AppRef>,
     Path((sub, rg, name)): Path<(String, String, String)>,
+    q: Q,
 ) -> ApiResult<Response> {
-    // The answer is the group as it was, `Deleting`.
+    // Done when it returns: the answer is the result, the group as it was, `Deleting`, with
+    // no operation to poll (an ARM client finishes on it at once).
+    let done = lro_headers(&app, &sub, None, &q, RETRY_DONE);
     Ok(match app.groups.delete(&scope(sub, rg), &name).await? {
-        Some(s) => full_view(&s, Some(ProvisioningState::Deleting.as_str())),
-        None => StatusCode::NO_CONTENT.into_response(),
+        Some(s) => (
+            done,
+            full_view(&s, Some(ProvisioningState::Deleting.as_str())),
+        )
+            .into_response(),
+        None => (StatusCode::NO_CONTENT, done).into_response(),
     })
 }
 
@@ -261,21 +306,27 @@ async fn list(app: &AppRef, sub: &str, rg: Option<&str>) -> ApiResult<Response> 
 #[utoipa::path(
     get, path = "/subscriptions/{sub}/providers/Microsoft.ContainerInstance/locations/{loc}/operations/{id}", tag = "container groups",
     params(openapi::OperationPath, openapi::ApiVersion),
-    responses((status = 200, description = "the status of a long-running operation", body = render::OperationStatus), ErrorResponses)
+    responses((status = 200, description = "the status of a long-running operation; Retry-After (seconds) while it is InProgress", body = render::OperationStatus, headers(("Retry-After" = u32, description = "seconds to wait before polling"))), ErrorResponses)
 )]
 pub async fn operation(
     State(app): State<AppRef>,
     Path((sub, _loc, id)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     let (op, events) = app.groups.operation(&sub, &id).await?;
-    Ok(Json(render::operation(&op, &events)).into_response())
+    let body = Json(render::operation(&op, &events));
+    if op.status == "InProgress" {
+        // The status is read from the store on every poll: a terminal one is seen at once.
+        let retry = [(header::RETRY_AFTER, HeaderValue::from(RETRY_SOON))];
+        return Ok((retry, body).into_response());
+    }
+    Ok(body.into_response())
 }
 
 /// POST restart, stop, start.
 #[utoipa::path(
     post, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}/{action}", tag = "container groups",
     params(openapi::ActionPath, openapi::ApiVersion),
-    responses((status = 204, description = "stopped, or restarted (Azure-AsyncOperation names the operation)"), (status = 202, description = "started (Azure-AsyncOperation names the operation)"), ErrorResponses)
+    responses((status = 204, description = "stopped, or restarted (Azure-AsyncOperation names the operation)", headers(("Azure-AsyncOperation" = String, description = "where to poll the operation's status"), ("Retry-After" = u32, description = "seconds to wait before polling"))), (status = 202, description = "started (Azure-AsyncOperation names the operation)", headers(("Azure-AsyncOperation" = String, description = "where to poll the operation's status"), ("Retry-After" = u32, description = "seconds to wait before polling"))), ErrorResponses)
 )]
 pub async fn action(
     State(app): State<AppRef>,
@@ -291,7 +342,8 @@ pub async fn action(
         "start" | "restart" => {
             let op = NewOperation::new();
             app.groups.restart(&scope, &name, &op).await?;
-            let headers = async_header(&app, &scope.subscription, &op, &q);
+            // The group ran before: its images' code is loaded (or on disk), it runs at once.
+            let headers = lro_headers(&app, &scope.subscription, Some(&op), &q, RETRY_SOON);
             let status = if action == "start" {
                 StatusCode::ACCEPTED
             } else {

@@ -14,6 +14,7 @@ mod error;
 mod groups;
 mod logs;
 mod openapi;
+mod provider;
 mod render;
 mod request_id;
 
@@ -95,6 +96,10 @@ fn routes() -> OpenApiRouter<AppRef> {
         .routes(routes!(groups::list_in_subscription))
         .routes(routes!(groups::operation))
         .routes(routes!(groups::action))
+        .routes(routes!(provider::operations))
+        .routes(routes!(provider::usages))
+        .routes(routes!(provider::capabilities))
+        .routes(routes!(provider::cached_images))
         .layer(middleware::from_fn(require_api_version));
     let tokens = OpenApiRouter::new()
         .routes(routes!(access::create, access::list))
@@ -176,7 +181,12 @@ pub fn canonical_path(path: &str) -> String {
             *s = w.to_string();
         }
     };
-    fix(&mut segs, 0, &["subscriptions"]);
+    fix(&mut segs, 0, &["subscriptions", "providers"]);
+    if segs.first().map(String::as_str) == Some("providers") {
+        fix(&mut segs, 1, &["Microsoft.ContainerInstance"]);
+        fix(&mut segs, 2, &["operations"]);
+        return format!("/{}", segs.join("/"));
+    }
     fix(&mut segs, 2, &["resourceGroups", "providers"]);
     match segs.get(2).map(String::as_str) {
         Some("resourceGroups") => {
@@ -189,7 +199,11 @@ pub fn canonical_path(path: &str) -> String {
         Some("providers") => {
             fix(&mut segs, 3, &["Microsoft.ContainerInstance"]);
             fix(&mut segs, 4, &["containerGroups", "locations"]);
-            fix(&mut segs, 6, &["operations"]);
+            fix(
+                &mut segs,
+                6,
+                &["operations", "usages", "capabilities", "cachedImages"],
+            );
         }
         _ => {}
     }
@@ -367,6 +381,18 @@ mod tests {
         check(
             "/subscriptions/s/PROVIDERS/microsoft.containerinstance/Locations/local/Operations/x",
             "/subscriptions/s/providers/Microsoft.ContainerInstance/locations/local/operations/x",
+        );
+        check(
+            "/subscriptions/s/providers/microsoft.containerinstance/locations/Local/CACHEDIMAGES",
+            "/subscriptions/s/providers/Microsoft.ContainerInstance/locations/Local/cachedImages",
+        );
+        check(
+            "/subscriptions/s/providers/Microsoft.ContainerInstance/locations/local/Usages",
+            "/subscriptions/s/providers/Microsoft.ContainerInstance/locations/local/usages",
+        );
+        check(
+            "/Providers/MICROSOFT.ContainerInstance/Operations",
+            "/providers/Microsoft.ContainerInstance/operations",
         );
         check("/", "/");
     }

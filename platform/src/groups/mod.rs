@@ -25,9 +25,11 @@ use std::sync::Arc;
 mod rules;
 #[cfg(test)]
 mod tests;
+mod usage;
 
 use rules::fqdn_of;
 pub use rules::{PROVIDER, group_id, publish_stored, should_resume};
+pub use usage::{Quota, Usage};
 
 /// What a group operation can fail with, besides bad input (refused before it gets here).
 #[derive(Debug, thiserror::Error)]

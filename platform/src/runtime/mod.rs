@@ -59,6 +59,9 @@ pub struct Runtime {
     /// The service answering each group's first port, for the front door: group id →
     /// (generation, service).
     front: Mutex<HashMap<i64, (i64, Arc<Service>)>>,
+    /// Every image reference this runtime has loaded, with the content digest it was last
+    /// loaded as: how [`Runtime::cached_images`] names the engine's compiled code.
+    loaded_images: Mutex<HashMap<String, String>>,
 }
 
 impl Runtime {
@@ -77,6 +80,7 @@ impl Runtime {
             config,
             groups: Mutex::new(HashMap::new()),
             front: Mutex::new(HashMap::new()),
+            loaded_images: Mutex::new(HashMap::new()),
         })
     }
 
@@ -119,6 +123,31 @@ impl Runtime {
             .unwrap_or_else(|e| e.into_inner())
             .get(&group_id)
             .map(|(_, s)| s.clone())
+    }
+
+    /// Remembers that `reference` loaded as `digest` (its compiled code is now cached).
+    fn loaded_image(&self, reference: &str, digest: &str) {
+        self.loaded_images
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(reference.to_string(), digest.to_string());
+    }
+
+    /// The image references whose compiled code is loaded, sorted: a container of one of
+    /// these starts without a pull or a compile.
+    pub fn cached_images(&self) -> Vec<String> {
+        let images = self
+            .loaded_images
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut cached: Vec<String> = images
+            .into_iter()
+            .filter(|(_, digest)| self.engines.is_loaded(digest))
+            .map(|(reference, _)| reference)
+            .collect();
+        cached.sort();
+        cached
     }
 
     /// Stops a group's supervisor and waits until its ports are closed and its instances gone.

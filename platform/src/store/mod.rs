@@ -28,6 +28,8 @@ mod reader;
 mod resource_groups;
 /// Hashes of scoped access tokens.
 mod tokens;
+/// A subscription's use against its quotas.
+mod usage;
 
 pub use batch::Batch;
 pub use groups::{PutGroup, PutOutcome};
@@ -40,6 +42,7 @@ pub use operations::Operation;
 pub use reader::{ContainerRow, GroupRow, Reader};
 pub use resource_groups::ResourceGroupRow;
 pub use tokens::TokenRow;
+pub use usage::Usage;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;

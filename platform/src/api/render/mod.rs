@@ -7,10 +7,12 @@
 //! never written (see `group.rs`).
 
 mod group;
+mod provider;
 #[cfg(test)]
 mod tests;
 
 pub use group::*;
+pub use provider::*;
 
 use crate::model::Event as ModelEvent;
 use crate::store::{Operation, ResourceGroupRow, TokenRow};

@@ -133,6 +133,15 @@ impl Engines {
         ))
     }
 
+    /// Whether the compiled code of `digest` is loaded and ready to instantiate.
+    pub fn is_loaded(&self, digest: &str) -> bool {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(digest)
+            .is_some_and(|cell| cell.initialized())
+    }
+
     fn load_blocking(&self, digest: &str, bytes: &[u8]) -> Result<Loaded, LoadError> {
         let start = Instant::now();
         let file = self.cache_dir.join(format!(

@@ -259,6 +259,7 @@ async fn load(
     let size = bytes.len();
     match ctx.rt.engines.load(&digest, bytes).await {
         Ok((l, loaded_here)) => {
+            ctx.rt.loaded_image(&c.image, &digest);
             if loaded_here && !l.cache_hit {
                 let message = format!(
                     "Compiled image \"{}\" ({digest}, {size} bytes) in {}",
