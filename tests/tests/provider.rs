@@ -1,0 +1,241 @@
+//! The resource provider's read-only endpoints, as ARM clients read them: the operations it
+//! offers, a subscription's usages against its quotas, the location's capabilities from
+//! `--max-cpu`/`--max-memory-gb`, and the images whose compiled code is cached.
+
+use serde_json::Value;
+use waci_tests::registry::TestRegistry;
+use waci_tests::*;
+
+fn location_path(sub: &str, what: &str) -> String {
+    format!("/subscriptions/{sub}/providers/Microsoft.ContainerInstance/locations/local/{what}")
+}
+
+/// `(currentValue, limit)` of the usage named `name`.
+fn usage(list: &Value, name: &str) -> (u64, u64) {
+    let u = list["value"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|u| u["name"]["value"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {list}"));
+    assert_eq!(u["unit"], "Count", "{u}");
+    (
+        u["currentValue"].as_u64().expect("currentValue"),
+        u["limit"].as_u64().expect("limit"),
+    )
+}
+
+fn images(list: &Value) -> Vec<String> {
+    list["value"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            assert_eq!(i["osType"], "Linux", "{i}");
+            i["image"].as_str().expect("image").to_string()
+        })
+        .collect()
+}
+
+async fn get(p: &TestPlatform, path: &str) -> Value {
+    let r = p.call("GET", path, None).await;
+    assert_eq!(r.status, 200, "GET {path}: {}", r.text);
+    r.body
+}
+
+/// A token scoped to `sub`.
+async fn token_for(p: &TestPlatform, sub: &str) -> String {
+    let made = p
+        .waci(&format!("token create --subscription {sub}"))
+        .await
+        .ok()
+        .json();
+    made["token"].as_str().expect("a token").to_string()
+}
+
+#[tokio::test]
+async fn usages_follow_creates_and_deletes_and_capabilities_the_limits() {
+    let p = TestPlatform::start_with(&[
+        "--max-groups-per-subscription",
+        "5",
+        "--max-cpu",
+        "2",
+        "--max-memory-gb",
+        "3",
+    ])
+    .await;
+    let usages = location_path(SUB, "usages");
+    let before = get(&p, &usages).await;
+    assert_eq!(usage(&before, "ContainerGroups"), (0, 5));
+    assert_eq!(
+        usage(&before, "StandardCores"),
+        (0, 10),
+        "5 groups of 2 cores"
+    );
+
+    // hello_http asks for 1 core; a second group of 0.5 rounds the sum up.
+    p.create("usage", "one", hello_http()).await;
+    let mut half = group_body("waci/hello-cli", &[], "Never", &[]);
+    half["properties"]["containers"][0]["properties"]["resources"]["requests"]["cpu"] = 0.5.into();
+    p.create("usage", "two", half).await;
+    let during = get(&p, &usages).await;
+    assert_eq!(usage(&during, "ContainerGroups"), (2, 5));
+    assert_eq!(
+        usage(&during, "StandardCores"),
+        (2, 10),
+        "1.5 cores, rounded up"
+    );
+    // Another subscription's usage is its own.
+    let other = get(&p, &location_path("other-sub", "usages")).await;
+    assert_eq!(usage(&other, "ContainerGroups"), (0, 5));
+
+    let path = TestPlatform::group_path("usage", "one");
+    assert_eq!(p.call("DELETE", &path, None).await.status, 200);
+    let after = get(&p, &usages).await;
+    assert_eq!(usage(&after, "ContainerGroups"), (1, 5));
+    assert_eq!(usage(&after, "StandardCores"), (1, 10));
+
+    // Capabilities: the largest group this platform runs, in ACI's shape.
+    let caps = get(&p, &location_path(SUB, "Capabilities")).await;
+    let c = &caps["value"][0];
+    assert_eq!(c["resourceType"], "containerGroups", "{caps}");
+    assert_eq!(c["osType"], "Linux");
+    assert_eq!(c["location"], "local");
+    assert_eq!(c["capabilities"]["maxCpu"], 2.0);
+    assert_eq!(c["capabilities"]["maxMemoryInGB"], 3.0);
+
+    // A location the platform is not in is not found, by name.
+    let r = p
+        .call("GET", &usages.replace("/local/", "/westeurope/"), None)
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(
+        r.body["error"]["code"],
+        "LocationNotAvailableForResourceType"
+    );
+    assert!(r.text.contains("westeurope"), "{}", r.text);
+}
+
+#[tokio::test]
+async fn cached_images_list_an_image_once_compiled_to_its_own_subscription() {
+    let reg = TestRegistry::start().await;
+    let p = TestPlatform::start().await;
+    let cached = location_path(SUB, "cachedImages");
+    assert!(
+        images(&get(&p, &cached).await).is_empty(),
+        "nothing compiled yet"
+    );
+
+    p.create("cache", "web", hello_http()).await;
+    p.wait_for_state("cache", "web", "Running").await;
+    assert_eq!(images(&get(&p, &cached).await), vec!["waci/hello-http"]);
+
+    // A registry image: its first put says a pull is ahead, a later one that it is ready.
+    let tag = format!("{}/demo/cli:v1", reg.host);
+    let line = format!("image push {} {tag}", guest("hello-cli").display());
+    run_cli(waci_command(&line)).await.ok();
+    let body = group_body(&tag, &[], "Never", &[]);
+    let first = p.create("cache", "pulled", body.clone()).await;
+    assert_eq!(
+        first
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("3"),
+        "{:?}",
+        first.headers
+    );
+    p.wait_for_state("cache", "pulled", "Succeeded").await;
+    let listed = images(&get(&p, &cached).await);
+    assert!(listed.contains(&tag), "{listed:?}");
+    let second = p.create("cache", "again", body).await;
+    assert_eq!(
+        second
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1"),
+        "{:?}",
+        second.headers
+    );
+
+    // Another subscription sees the built-in images only: a registry name may be private.
+    let token = token_for(&p, "team-b").await;
+    let url = format!(
+        "{}{}?api-version={API_VERSION}",
+        p.api,
+        location_path("team-b", "cachedimages")
+    );
+    let theirs = p.raw("GET", &url, Some(&token), None).await;
+    assert_eq!(theirs.status, 200, "{}", theirs.text);
+    assert_eq!(images(&theirs.body), vec!["waci/hello-http"]);
+}
+
+#[tokio::test]
+async fn the_operation_list_is_open_to_every_token_and_the_rest_to_its_subscription() {
+    let p = TestPlatform::start().await;
+    let ops = get(&p, "/providers/Microsoft.ContainerInstance/operations").await;
+    let names: Vec<&str> = ops["value"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|o| {
+            assert_eq!(o["origin"], "User", "{o}");
+            assert!(o["display"]["description"].is_string(), "{o}");
+            o["name"].as_str().expect("name")
+        })
+        .collect();
+    for expected in [
+        "Microsoft.ContainerInstance/containerGroups/read",
+        "Microsoft.ContainerInstance/containerGroups/write",
+        "Microsoft.ContainerInstance/locations/usages/read",
+    ] {
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+
+    let token = token_for(&p, "team-a").await;
+    let url = |path: &str| format!("{}{path}?api-version={API_VERSION}", p.api);
+    let scoped = p
+        .raw(
+            "GET",
+            &url("/PROVIDERS/microsoft.containerinstance/Operations"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(scoped.status, 200, "{}", scoped.text);
+    assert_eq!(scoped.body, ops);
+    let own = p
+        .raw(
+            "GET",
+            &url(&location_path("team-a", "usages")),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(own.status, 200, "{}", own.text);
+    let theirs = p
+        .raw(
+            "GET",
+            &url(&location_path(SUB, "usages")),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(theirs.status, 404, "{}", theirs.text);
+    // Still outside: the token API.
+    let tokens = p
+        .raw("GET", &format!("{}/tokens", p.api), Some(&token), None)
+        .await;
+    assert_eq!(tokens.status, 404, "{}", tokens.text);
+    // Without api-version, as every ARM path.
+    let bare = p
+        .raw(
+            "GET",
+            &format!("{}/providers/Microsoft.ContainerInstance/operations", p.api),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(bare.status, 400, "{}", bare.text);
+}
