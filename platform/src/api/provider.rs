@@ -106,6 +106,7 @@ pub struct LocationPath {
     #[param(pattern = r"^[A-Za-z0-9-]{1,64}$")]
     pub sub: String,
     /// The platform's location (`--location`, `local` by default).
+    #[param(example = "local")]
     pub loc: String,
 }
 
