@@ -5,6 +5,8 @@
 //! `Retry-After` seconds (absent or 0: its default of 30 s) until the status is terminal,
 //! and ends a PUT with a GET of the resource. The bound each test checks is the seconds the
 //! poller was told to wait: an answer without `Retry-After` costs 30 and fails it.
+//! The last test runs the real Azure SDK for Python (`tests/azure_sdk_lro.py`, from the
+//! venv `.ci/run` installs) with the same bound on the delays its poller chose.
 
 use serde_json::Value;
 use std::time::Duration;
@@ -198,4 +200,54 @@ async fn the_operation_answers_retry_after_while_in_progress_and_its_end_at_once
     assert_eq!(op.body["status"], "Failed", "{}", op.text);
     assert!(header(&op, "retry-after").is_none(), "{:?}", op.headers);
     assert!(!event_names_of(&op.body).is_empty(), "{}", op.text);
+}
+
+/// The Python of the venv `.ci/run` installs the Azure SDK into (`WACI_AZURE_PYTHON` to
+/// choose another).
+fn azure_python() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("WACI_AZURE_PYTHON") {
+        return p.into();
+    }
+    std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+        .join(".cache/waci-azure-venv/bin/python")
+}
+
+#[tokio::test]
+async fn the_azure_sdk_for_python_creates_restarts_and_deletes_without_its_default_wait() {
+    let p = TestPlatform::start().await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/azure_sdk_lro.py");
+    let python = azure_python();
+    let out = tokio::process::Command::new(&python)
+        .args([script, &p.api, &p.token, SUB])
+        .output()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "running {}: {e}; `.ci/run` installs azure-mgmt-containerinstance (pip) into ~/.cache/waci-azure-venv",
+                python.display()
+            )
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the SDK failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    let v: Value = serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(v["create"]["provisioningState"], "Succeeded", "{v}");
+    assert_eq!(v["create"]["state"], "Running", "{v}");
+    assert_eq!(v["restart"]["state"], "Running", "{v}");
+    assert_eq!(v["delete"]["provisioningState"], "Deleting", "{v}");
+    let waited: f64 = v["waited"]
+        .as_array()
+        .expect("the delays")
+        .iter()
+        .filter_map(Value::as_f64)
+        .sum();
+    assert!(
+        waited <= MAX_WAITED as f64,
+        "the SDK's poller waited {waited} s: {v}"
+    );
+    assert_eq!(p.get_group("sdk", "web").await.status, 404);
 }
