@@ -210,13 +210,16 @@ pub async fn put_group(
         &|image| crate::images::check(image).map_err(|e| e.to_string()),
     )?;
     let op = NewOperation::new();
-    let retry = if app.groups.starts_at_once(&spec) {
+    let put = app
+        .groups
+        .put(scope(sub.clone(), rg), name, spec, &op)
+        .await?;
+    let retry = if put.starts_at_once {
         RETRY_SOON
     } else {
         RETRY_PULL
     };
     let headers = lro_headers(&app, &sub, Some(&op), &q, retry);
-    let put = app.groups.put(scope(sub, rg), name, spec, &op).await?;
     let status = created_or_ok(put.created);
     Ok((status, headers, full_view(&put.snapshot, None)).into_response())
 }

@@ -74,6 +74,8 @@ pub struct Snapshot {
 pub struct Put {
     pub snapshot: Snapshot,
     pub created: bool,
+    /// Every image is ready without a registry pull ([`Groups::starts_at_once`]).
+    pub starts_at_once: bool,
 }
 
 /// An async operation a caller can poll (`Azure-AsyncOperation`), named before it starts so
@@ -165,6 +167,7 @@ impl Groups {
         spec: ContainerGroupSpec,
         operation: &NewOperation,
     ) -> Result<Put> {
+        let starts_at_once = self.starts_at_once(&spec);
         let settings = self.settings.clone();
         let op = operation.id.clone();
         let (outcome, containers, events) = self
@@ -196,6 +199,7 @@ impl Groups {
                 events,
             },
             created: outcome.created,
+            starts_at_once,
         })
     }
 
