@@ -56,6 +56,7 @@ struct Supervised {
 /// them, so a stopped or deleted group's series disappear and start again from zero.
 #[derive(Debug, Clone)]
 pub struct GroupStats {
+    pub id: i64,
     pub subscription: String,
     pub resource_group: String,
     pub name: String,
@@ -128,6 +129,7 @@ impl Runtime {
         stats.insert(
             group.id,
             GroupStats {
+                id: group.id,
                 subscription: group.subscription.clone(),
                 resource_group: group.resource_group.clone(),
                 name: group.name.clone(),

@@ -24,6 +24,11 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if !has_column(conn, "log_counts", "floor")? {
         conn.execute_batch("ALTER TABLE log_counts ADD COLUMN floor INTEGER NOT NULL DEFAULT 0")?;
     }
+    if !has_column(conn, "tokens", "metrics_only")? {
+        conn.execute_batch(
+            "ALTER TABLE tokens ADD COLUMN metrics_only INTEGER NOT NULL DEFAULT 0",
+        )?;
+    }
     // Logs were a row per line before they were stored in chunks.
     migrate_lines(conn)?;
     // Counts per subscription came later than the groups of an older database: counted

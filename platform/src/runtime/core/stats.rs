@@ -26,7 +26,8 @@ pub struct ContainerStats {
     memory: AtomicI64,
 }
 
-/// A latency histogram read at one moment: cumulative bucket counts, sum and count.
+/// A latency histogram read at one moment: each bucket's own count (not cumulative: the
+/// encoder adds them up), sum and count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Latency {
     pub buckets: Vec<(f64, u64)>,
@@ -59,11 +60,9 @@ impl ContainerStats {
         let mut total = 0;
         let mut buckets = Vec::with_capacity(LATENCY_BUCKETS.len() + 1);
         for (i, n) in self.latency.iter().enumerate() {
-            total += n.load(Relaxed);
-            buckets.push((
-                LATENCY_BUCKETS.get(i).copied().unwrap_or(f64::INFINITY),
-                total,
-            ));
+            let n = n.load(Relaxed);
+            total += n;
+            buckets.push((LATENCY_BUCKETS.get(i).copied().unwrap_or(f64::INFINITY), n));
         }
         Latency {
             buckets,
@@ -98,8 +97,8 @@ mod tests {
         let l = s.latency();
         assert_eq!(l.count, 4);
         assert_eq!(l.buckets[0], (0.001, 2));
-        assert_eq!(l.buckets[1], (0.005, 3));
-        assert_eq!(l.buckets.last(), Some(&(f64::INFINITY, 4)));
+        assert_eq!(l.buckets[1], (0.005, 1));
+        assert_eq!(l.buckets.last(), Some(&(f64::INFINITY, 1)));
         assert!((l.sum_seconds - 30.0035).abs() < 1e-9);
     }
 }
