@@ -131,6 +131,18 @@ async fn prometheus_scrapes_what_a_group_served() {
         "a scoped token cannot read every subscription's metrics"
     );
 
+    // The API's requests are counted by route template, never by the concrete path.
+    let text = p.raw("GET", &metrics_url, Some(&p.token), None).await.text;
+    let api: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("waci_api_requests_total{"))
+        .collect();
+    assert!(
+        api.iter().any(|l| l.contains("route=\"/subscriptions/{")),
+        "{text}"
+    );
+    assert!(!api.iter().any(|l| l.contains("/demo/")), "{text}");
+
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, token).unwrap();
