@@ -51,9 +51,9 @@ struct Supervised {
 }
 
 /// A group's names and each of its containers' stats (init containers included), for the
-/// platform's metrics. Kept from the group's first start until it is stopped or deleted: a
-/// new generation (an update, a restart) keeps counting into the same stats, a stop drops
-/// them, so a stopped or deleted group's series disappear and start again from zero.
+/// platform's metrics. Kept from the group's start until [`Runtime::stop`]: a new generation
+/// from an update keeps counting into the same stats; a stop or delete drops them (so the
+/// group's series disappear), and a restart, which stops first, starts them from zero.
 #[derive(Debug, Clone)]
 pub struct GroupStats {
     pub id: i64,

@@ -147,4 +147,28 @@ mod tests {
         assert_eq!(old, 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn tokens_of_an_older_database_stay_scoped() {
+        let (dir, store, _) = fresh("migrate-tokens");
+        {
+            let conn = store.lock();
+            conn.execute_batch(
+                "DROP TABLE tokens;
+                 CREATE TABLE tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,
+                    subscription TEXT NOT NULL, created TEXT NOT NULL, expires TEXT);
+                 INSERT INTO tokens VALUES ('old', 'h', 'team-a', '2026-01-01T00:00:00Z', NULL);",
+            )
+            .unwrap();
+            migrate(&conn).unwrap();
+        }
+        let tokens = store.list_tokens().unwrap();
+        assert_eq!(tokens.len(), 1);
+        assert_eq!(tokens[0].subscription, "team-a");
+        assert!(
+            !tokens[0].metrics_only,
+            "an older token is never metrics-only"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
