@@ -87,8 +87,7 @@ impl LogHub {
             written_tx,
             max_lines,
             hub.queue.queued.clone(),
-            hub.queue.dropped.clone(),
-            hub.counts.clone(),
+            (hub.queue.dropped.clone(), hub.counts.clone()),
             hub.room.clone(),
         ));
         hub
@@ -205,8 +204,8 @@ async fn writer(
     written: watch::Sender<u64>,
     max_lines: u64,
     queued: Arc<AtomicUsize>,
-    dropped: Dropped,
-    counts: Counts,
+    // Lines dropped and not yet stored; lines stored and dropped so far, for the metrics.
+    (dropped, counts): (Dropped, Counts),
     room: Arc<tokio::sync::Notify>,
 ) {
     let mut batch = Vec::with_capacity(BATCH_PIECES);
