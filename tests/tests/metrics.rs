@@ -178,4 +178,12 @@ async fn prometheus_scrapes_what_a_group_served() {
     assert_eq!(up, 1.0, "the scrape itself succeeds");
     let info = query(&prom, "waci_build_info").await.unwrap();
     assert_eq!(info, 1.0);
+
+    // A deleted group's series are gone from the next scrape.
+    let deleted = p
+        .call("DELETE", &TestPlatform::group_path("demo", "hello"), None)
+        .await;
+    assert!(deleted.status < 300, "{}", deleted.text);
+    let text = p.raw("GET", &metrics_url, Some(&p.token), None).await.text;
+    assert!(!text.contains("group=\"hello\""), "{text}");
 }
