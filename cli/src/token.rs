@@ -1,5 +1,6 @@
 //! `waci token create|list|revoke`: access tokens that see one subscription only
-//! (DESIGN.md §10). Needs the admin token; a new token is printed once and never again.
+//! (DESIGN.md §10), or, with `--metrics-only`, only `/metrics` (for a Prometheus scraper).
+//! Needs the admin token; a new token is printed once and never again.
 
 use crate::client::{Client, Connection};
 use crate::output::OutputArgs;
@@ -23,7 +24,8 @@ enum Command {
     /// Make a token that sees only one subscription; it is printed once.
     #[command(
         after_help = "Example:\n  waci token create --subscription team-a --expires 7d\n  \
-        WACI_TOKEN=<the token> WACI_SUBSCRIPTION=team-a waci container list"
+        WACI_TOKEN=<the token> WACI_SUBSCRIPTION=team-a waci container list\n  \
+        waci token create --metrics-only --query token -o tsv > /etc/prometheus/waci.token"
     )]
     Create(CreateArgs),
     /// List tokens (never their secrets).
@@ -40,6 +42,9 @@ struct CreateArgs {
     /// How long it lives: 7d, 12h, 30m; default: until revoked
     #[arg(long)]
     expires: Option<String>,
+    /// A token for a metrics scraper: it may read `/metrics` and nothing else
+    #[arg(long)]
+    metrics_only: bool,
 }
 
 #[derive(Args)]
@@ -53,7 +58,11 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
     let out = &args.output;
     match args.command {
         Command::Create(a) => {
-            let mut body = json!({"subscription": client.subscription()});
+            let mut body = if a.metrics_only {
+                json!({"metricsOnly": true})
+            } else {
+                json!({"subscription": client.subscription()})
+            };
             if let Some(e) = a.expires {
                 body["expires"] = json!(e);
             }

@@ -12,6 +12,7 @@
 //!   that sequences store, names, runtime and volumes.
 //! - [`frontdoor`]: HTTP by `Host` to a group's first port, in-process.
 //! - [`http`]: the one accept loop of every listener (timeouts, drain).
+//! - [`metrics`]: what `/metrics` shows: the counters the other parts keep, read at scrape.
 //! - [`api`]: the ARM-shaped control API (axum).
 //! - [`portal`]: the web portal: a page, its styles and scripts, served beside the API.
 //! - [`config`], [`server`]: settings and the `serve` entry point.
@@ -25,6 +26,7 @@ pub mod groups;
 pub mod http;
 pub mod images;
 pub mod logs;
+pub mod metrics;
 pub mod model;
 pub mod portal;
 pub mod registry;

@@ -37,8 +37,19 @@ const BATCH_PIECES: usize = 1024;
 /// Lines dropped because the queue was full, per (group, container), not yet stored.
 type Dropped = Arc<Mutex<HashMap<(i64, Arc<str>), u64>>>;
 
+/// Lines of one container stored and dropped since it was first counted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LineCounts {
+    pub stored: u64,
+    pub dropped: u64,
+}
+
+/// [`LineCounts`] per (group, container), kept by the writer once per batch.
+type Counts = Arc<Mutex<HashMap<(i64, Arc<str>), LineCounts>>>;
+
 pub struct LogHub {
     queue: Arc<Queue>,
+    counts: Counts,
     /// Bumped after every committed batch; followers wait on it.
     written: watch::Receiver<u64>,
     /// Woken after every batch the writer takes off the queue.
@@ -66,6 +77,7 @@ impl LogHub {
                 queued: Arc::new(AtomicUsize::new(0)),
                 dropped: Arc::new(Mutex::new(HashMap::new())),
             }),
+            counts: Counts::default(),
             written,
             room: Arc::new(tokio::sync::Notify::new()),
         });
@@ -75,7 +87,7 @@ impl LogHub {
             written_tx,
             max_lines,
             hub.queue.queued.clone(),
-            hub.queue.dropped.clone(),
+            (hub.queue.dropped.clone(), hub.counts.clone()),
             hub.room.clone(),
         ));
         hub
@@ -105,6 +117,20 @@ impl LogHub {
     /// A receiver that changes after every stored batch.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.written.clone()
+    }
+
+    /// Lines stored and dropped so far, per (group, container), for the metrics.
+    pub fn line_counts(&self) -> HashMap<(i64, Arc<str>), LineCounts> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Forgets the counts of a stopped or deleted group's containers.
+    pub fn forget(&self, group_id: i64) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.retain(|(g, _), _| *g != group_id);
     }
 
     /// Waits until everything queued before this call is stored (tests, shutdown).
@@ -178,7 +204,8 @@ async fn writer(
     written: watch::Sender<u64>,
     max_lines: u64,
     queued: Arc<AtomicUsize>,
-    dropped: Dropped,
+    // Lines dropped and not yet stored; lines stored and dropped so far, for the metrics.
+    (dropped, counts): (Dropped, Counts),
     room: Arc<tokio::sync::Notify>,
 ) {
     let mut batch = Vec::with_capacity(BATCH_PIECES);
@@ -204,6 +231,16 @@ async fn writer(
             .unwrap_or_else(|e| e.into_inner())
             .drain()
             .collect();
+        {
+            let mut counts = counts.lock().unwrap_or_else(|e| e.into_inner());
+            for c in &chunks {
+                let key = (c.group_id, c.container.clone());
+                counts.entry(key).or_default().stored += u64::from(c.lines);
+            }
+            for (key, n) in &drops {
+                counts.entry(key.clone()).or_default().dropped += n;
+            }
+        }
         let store = store.clone();
         let _ = tokio::task::spawn_blocking(move || {
             if !chunks.is_empty()

@@ -1,5 +1,6 @@
 //! `waci serve`: opens the store, starts the runtime and log writer, binds every listener,
-//! resumes the stored groups, writes `endpoints.json`, and shuts down gracefully.
+//! resumes the stored groups, wires the metrics to what they read, writes
+//! `endpoints.json`, and shuts down gracefully.
 
 use crate::api::{self, AppState};
 use crate::config::Config;
@@ -8,6 +9,7 @@ use crate::dns::{self, DnsHandler};
 use crate::frontdoor;
 use crate::groups::{self, Groups};
 use crate::logs::LogHub;
+use crate::metrics::{self, Metrics};
 use crate::portal::PortalConfig;
 use crate::runtime::engine::Engines;
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -97,6 +99,7 @@ pub async fn serve(
     let directory = Arc::new(Directory::default());
     groups::publish_stored(&directory, &store.list_groups(None, None)?);
     let handler = DnsHandler::new(&config.zone, directory.clone(), config.dns_listen.ip())?;
+    let dns_stats = handler.stats.clone();
     let (dns_addr, mut dns_server) = dns::start(config.dns_listen, handler).await?;
     // Guests may call out over HTTP, but never to the platform's own listeners.
     let forbidden: std::sync::Arc<[SocketAddr]> = vec![api_addr, front_addr, dns_addr].into();
@@ -168,6 +171,12 @@ pub async fn serve(
         max_cpu: config.limits.max_cpu,
         max_memory_gb: config.limits.max_memory_gb,
     });
+    let metrics = Metrics::new(metrics::Sources {
+        runtime: runtime.clone(),
+        logs: logs.clone(),
+        dns: dns_stats,
+        store: store.clone(),
+    });
     let state = Arc::new(AppState {
         groups,
         store: store.clone(),
@@ -176,6 +185,7 @@ pub async fn serve(
         config: Arc::new(config),
         admin_hash: api::admin_hash(&token),
         portal,
+        metrics,
     });
     crate::http::serve(
         listener,

@@ -1,5 +1,7 @@
-//! Who is calling (DESIGN.md §10): the admin token, or a token scoped to one subscription.
-//! A scoped token sees only its subscription: any other answers 404 as if absent. Tokens
+//! Who is calling (DESIGN.md §10): the admin token, a token scoped to one subscription, or
+//! a metrics-only token for a scraper. A scoped token sees only its subscription: any other
+//! answers 404 as if absent, and so does `/metrics` (it shows every subscription's groups);
+//! a metrics-only token reads `/metrics` and gets 404 for everything else. Tokens
 //! are compared as SHA-256 hashes in constant time; only hashes of scoped tokens are stored.
 //! Also the admin-only token API: create, list, revoke.
 
@@ -22,7 +24,12 @@ use subtle::ConstantTimeEq;
 pub enum Principal {
     Admin,
     Subscription(String),
+    /// May read `/metrics` only.
+    Metrics,
 }
+
+/// The one path a metrics-only token may read.
+pub const METRICS_PATH: &str = "/metrics";
 
 pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -50,7 +57,12 @@ async fn authenticate(app: &AppRef, token: &str) -> Option<Principal> {
         .expires
         .as_deref()
         .is_some_and(|e| e <= now_rfc3339().as_str());
-    (!expired).then_some(Principal::Subscription(row.subscription))
+    let principal = if row.metrics_only {
+        Principal::Metrics
+    } else {
+        Principal::Subscription(row.subscription)
+    };
+    (!expired).then_some(principal)
 }
 
 /// The one path outside `/subscriptions` a scoped token may read (canonical spelling).
@@ -115,6 +127,14 @@ pub async fn require_token(State(app): State<AppRef>, mut req: Request, next: Ne
             }
         }
     }
+    if principal == Principal::Metrics && req.uri().path() != METRICS_PATH {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "No API operation matches this path and method.",
+        )
+        .into_response();
+    }
     req.extensions_mut().insert(principal);
     next.run(req).await
 }
@@ -141,11 +161,25 @@ fn parse_duration(s: &str) -> Option<time::Duration> {
 )]
 pub async fn create(State(app): State<AppRef>, ArmBody(body): ArmBody) -> ApiResult<Response> {
     let v = json_body(&body)?;
-    let subscription = v["subscription"]
+    let metrics_only = match v.get("metricsOnly") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "InvalidRequestContent",
+                "'metricsOnly' must be true or false (field 'metricsOnly').",
+            ));
+        }
+    };
+    let subscription = if metrics_only {
+        String::new()
+    } else {
+        v["subscription"]
         .as_str()
         .filter(|s| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .ok_or_else(|| ApiError::bad_request("InvalidRequestContent", "'subscription' is required: letters, digits and hyphens, up to 64 characters (field 'subscription')."))?
-        .to_string();
+        .to_string()
+    };
     let expires = match v.get("expires").and_then(Value::as_str) {
         None => None,
         Some(e) => {
@@ -167,6 +201,7 @@ pub async fn create(State(app): State<AppRef>, ArmBody(body): ArmBody) -> ApiRes
         subscription,
         created: now_rfc3339(),
         expires,
+        metrics_only,
     };
     let (r, h) = (row.clone(), hash(&token));
     app.store.run(move |s| s.create_token(&r, &h)).await?;

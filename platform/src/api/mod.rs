@@ -30,7 +30,7 @@ use crate::groups::Groups;
 use crate::logs::LogHub;
 use crate::store::Store;
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -68,6 +68,8 @@ pub struct AppState {
     pub admin_hash: String,
     /// What the portal's page needs to know (served outside the token check).
     pub portal: Arc<crate::portal::PortalConfig>,
+    /// What `GET /metrics` shows; the request layer counts the API's requests into it.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 pub type AppRef = Arc<AppState>;
@@ -116,7 +118,8 @@ pub fn router(state: AppRef) -> Router {
     let (api, doc) = openapi::refine(routes().split_for_parts());
     // Written once: the document does not change while the platform runs.
     let doc: Arc<str> = serde_json::to_string(&doc).unwrap_or_default().into();
-    api.layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+    api.route(access::METRICS_PATH, get(metrics))
+        .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -140,7 +143,19 @@ pub fn router(state: AppRef) -> Router {
         .with_state(state.clone())
         // The portal's page and assets hold no data; the page sends the token on API calls.
         .merge(crate::portal::router(state.portal.clone()))
-        .layer(middleware::from_fn(request_id::tag))
+        .layer(middleware::from_fn_with_state(state, request_id::tag))
+}
+
+/// `GET /metrics`: the platform's metrics in the Prometheus text format, for the admin
+/// token or a metrics-only one (a scoped token never reaches here: it shows every
+/// subscription's groups).
+async fn metrics(State(app): State<AppRef>, req: Request) -> ApiResult<Response> {
+    match req.extensions().get::<access::Principal>() {
+        Some(access::Principal::Admin | access::Principal::Metrics) => {}
+        _ => return Ok(not_found().await.into_response()),
+    }
+    let text = app.metrics.render().await?;
+    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
 }
 
 /// ACI's exec opens a shell in a container; a component has no shell or process to enter.

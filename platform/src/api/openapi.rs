@@ -140,11 +140,14 @@ mod input {
     }
 
     #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
     pub struct TokenInput {
-        /// The only subscription the token sees.
-        pub subscription: String,
+        /// The only subscription the token sees; required unless `metricsOnly`.
+        pub subscription: Option<String>,
         /// How long it lives: 7d, 12h, 30m; absent: until revoked.
         pub expires: Option<String>,
+        /// A token for a metrics scraper: it may read `/metrics` and nothing else.
+        pub metrics_only: Option<bool>,
     }
 }
 

@@ -25,6 +25,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 #[cfg(test)]
@@ -37,8 +38,37 @@ const ZONE_TTL: u32 = 60;
 /// A TCP client that sends no query for this long is disconnected.
 const TCP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Answers sent, by response code (the header's four bits: `NOERROR` = 0 .. 15), counted
+/// with a relaxed increment per answer.
+#[derive(Debug, Default)]
+pub struct DnsStats([AtomicU64; 16]);
+
+impl DnsStats {
+    fn count(&self, code: ResponseCode) {
+        let i = usize::from(u16::from(code) & 0xf);
+        self.0[i].fetch_add(1, Relaxed);
+    }
+
+    /// Each response code answered so far, by its name (`NOERROR`, `NXDOMAIN`, ...).
+    pub fn answers(&self) -> Vec<(&'static str, u64)> {
+        const NAMES: [&str; 16] = [
+            "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
+            "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14",
+            "RCODE15",
+        ];
+        NAMES
+            .iter()
+            .zip(&self.0)
+            .map(|(name, n)| (*name, n.load(Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+}
+
 #[derive(Clone)]
 pub struct DnsHandler {
+    /// Answers by response code, for the metrics.
+    pub stats: Arc<DnsStats>,
     zone: LowerName,
     directory: Arc<Directory>,
     soa: Record,
@@ -80,6 +110,7 @@ impl DnsHandler {
             IpAddr::V6(_) => None,
         };
         Ok(DnsHandler {
+            stats: Arc::default(),
             zone: LowerName::from(&origin),
             directory,
             soa,
@@ -95,8 +126,16 @@ impl RequestHandler for DnsHandler {
     async fn handle_request<R: ResponseHandler, T: Time>(
         &self,
         request: &Request,
-        mut response: R,
+        response: R,
     ) -> ResponseInfo {
+        let info = self.answer(request, response).await;
+        self.stats.count(info.response_code);
+        info
+    }
+}
+
+impl DnsHandler {
+    async fn answer<R: ResponseHandler>(&self, request: &Request, mut response: R) -> ResponseInfo {
         let builder = MessageResponseBuilder::from_message_request(request);
         let mut meta = Metadata::response_from_request(&request.metadata);
         let query = match request.request_info() {
@@ -259,6 +298,7 @@ impl DnsHandler {
             Ok(r) => r,
             Err(_) => {
                 let header = Header::read(&mut BinDecoder::new(datagram)).ok()?;
+                self.stats.count(ResponseCode::FormErr);
                 let mut bytes = Vec::with_capacity(12);
                 error_header(&header.metadata, ResponseCode::FormErr)
                     .emit(&mut BinEncoder::new(&mut bytes))

@@ -17,6 +17,7 @@ mod supervisor;
 mod volumes;
 
 pub use self::core::service::{ResponseBody, Service, full_body};
+pub use self::core::stats::ContainerStats;
 pub use self::core::{DRAIN_GRACE, LogSink, Stream, StreamSink, command, engine, host};
 use crate::logs::LogHub;
 use crate::model::{ContainerState, GroupState, RestartPolicy};
@@ -49,6 +50,19 @@ struct Supervised {
     task: JoinHandle<()>,
 }
 
+/// A group's names and each of its containers' stats (init containers included), for the
+/// platform's metrics. Kept from the group's start until [`Runtime::stop`]: a new generation
+/// from an update keeps counting into the same stats; a stop or delete drops them (so the
+/// group's series disappear), and a restart, which stops first, starts them from zero.
+#[derive(Debug, Clone)]
+pub struct GroupStats {
+    pub id: i64,
+    pub subscription: String,
+    pub resource_group: String,
+    pub name: String,
+    pub containers: Vec<(Arc<str>, Arc<ContainerStats>)>,
+}
+
 pub struct Runtime {
     engines: Arc<Engines>,
     registries: Arc<Registries>,
@@ -62,6 +76,8 @@ pub struct Runtime {
     /// Every image reference this runtime has loaded, with the content digest it was last
     /// loaded as: how [`Runtime::cached_images`] names the engine's compiled code.
     loaded_images: Mutex<HashMap<String, String>>,
+    /// Each running group's stats, by group id.
+    stats: Mutex<HashMap<i64, GroupStats>>,
 }
 
 impl Runtime {
@@ -81,7 +97,59 @@ impl Runtime {
             groups: Mutex::new(HashMap::new()),
             front: Mutex::new(HashMap::new()),
             loaded_images: Mutex::new(HashMap::new()),
+            stats: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The compiled-code cache's counters.
+    pub fn cache_stats(&self) -> &engine::CacheStats {
+        &self.engines.cache
+    }
+
+    /// Every running group's stats, at this moment.
+    pub fn stats(&self) -> Vec<GroupStats> {
+        let stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        stats.values().cloned().collect()
+    }
+
+    /// Keeps stats for each container of `group`: those it had keep counting, new ones
+    /// start at zero, those no longer in the group are dropped.
+    fn track(&self, group: &GroupRow) {
+        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        let old = stats.remove(&group.id);
+        let find = |name: &str| {
+            old.as_ref()
+                .and_then(|o| o.containers.iter().find(|(n, _)| &**n == name))
+                .map(|(_, s)| s.clone())
+                .unwrap_or_default()
+        };
+        let spec = &group.spec;
+        let containers = spec
+            .init_containers
+            .iter()
+            .chain(&spec.containers)
+            .map(|c| (Arc::from(c.name.as_str()), find(&c.name)))
+            .collect();
+        stats.insert(
+            group.id,
+            GroupStats {
+                id: group.id,
+                subscription: group.subscription.clone(),
+                resource_group: group.resource_group.clone(),
+                name: group.name.clone(),
+                containers,
+            },
+        );
+    }
+
+    /// The stats of container `name` of group `group_id` (fresh ones if it is not tracked).
+    fn container_stats(&self, group_id: i64, name: &str) -> Arc<ContainerStats> {
+        let stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        stats
+            .get(&group_id)
+            .and_then(|g| g.containers.iter().find(|(n, _)| &**n == name))
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
     }
 
     pub fn logs(&self) -> &Arc<LogHub> {
@@ -99,6 +167,7 @@ impl Runtime {
             return;
         }
         let previous = groups.remove(&group.id);
+        self.track(&group);
         let cancel = CancellationToken::new();
         let id = group.id;
         let generation = group.generation;
@@ -161,6 +230,9 @@ impl Runtime {
             s.cancel.cancel();
             let _ = s.task.await;
         }
+        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        stats.remove(&group_id);
+        self.logs.forget(group_id);
     }
 
     /// Removes a deleted group's volumes (its emptyDir contents and secret files).

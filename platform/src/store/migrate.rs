@@ -24,6 +24,11 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if !has_column(conn, "log_counts", "floor")? {
         conn.execute_batch("ALTER TABLE log_counts ADD COLUMN floor INTEGER NOT NULL DEFAULT 0")?;
     }
+    if !has_column(conn, "tokens", "metrics_only")? {
+        conn.execute_batch(
+            "ALTER TABLE tokens ADD COLUMN metrics_only INTEGER NOT NULL DEFAULT 0",
+        )?;
+    }
     // Logs were a row per line before they were stored in chunks.
     migrate_lines(conn)?;
     // Counts per subscription came later than the groups of an older database: counted
@@ -140,6 +145,30 @@ mod tests {
             )
             .unwrap();
         assert_eq!(old, 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn tokens_of_an_older_database_stay_scoped() {
+        let (dir, store, _) = fresh("migrate-tokens");
+        {
+            let conn = store.lock();
+            conn.execute_batch(
+                "DROP TABLE tokens;
+                 CREATE TABLE tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,
+                    subscription TEXT NOT NULL, created TEXT NOT NULL, expires TEXT);
+                 INSERT INTO tokens VALUES ('old', 'h', 'team-a', '2026-01-01T00:00:00Z', NULL);",
+            )
+            .unwrap();
+            migrate(&conn).unwrap();
+        }
+        let tokens = store.list_tokens().unwrap();
+        assert_eq!(tokens.len(), 1);
+        assert_eq!(tokens[0].subscription, "team-a");
+        assert!(
+            !tokens[0].metrics_only,
+            "an older token is never metrics-only"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -97,7 +97,8 @@ CREATE INDEX IF NOT EXISTS operations_by_group ON operations (group_id);
 CREATE TABLE IF NOT EXISTS tokens (
     id           TEXT PRIMARY KEY,
     hash         TEXT NOT NULL UNIQUE,       -- sha256 of the token; the token itself is never kept
-    subscription TEXT NOT NULL,              -- the only subscription it sees
+    subscription TEXT NOT NULL,              -- the only subscription it sees ('' for metrics_only)
     created      TEXT NOT NULL,
-    expires      TEXT                        -- RFC 3339; NULL: never
+    expires      TEXT,                       -- RFC 3339; NULL: never
+    metrics_only INTEGER NOT NULL DEFAULT 0  -- 1: may read /metrics and nothing else
 );

@@ -125,10 +125,13 @@ pub struct AttachInfo {
 
 /// A scoped token as the token API lists it (never its secret).
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Token<'a> {
     pub id: &'a str,
-    /// The only subscription the token sees.
+    /// The only subscription the token sees (empty for a metrics-only token).
     pub subscription: &'a str,
+    /// May read `/metrics` and nothing else.
+    pub metrics_only: bool,
     pub created: &'a str,
     /// When it stops working; `null`: until revoked.
     pub expires: Option<&'a str>,
@@ -141,6 +144,7 @@ pub fn token(t: &TokenRow) -> Token<'_> {
     Token {
         id: &t.id,
         subscription: &t.subscription,
+        metrics_only: t.metrics_only,
         created: &t.created,
         expires: t.expires.as_deref(),
         token: None,

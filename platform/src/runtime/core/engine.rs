@@ -8,6 +8,7 @@ use super::host::Host;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
@@ -57,8 +58,19 @@ pub enum LoadError {
     Cache(String),
 }
 
+/// What the compiled-code cache did: loads served from memory or disk, compilations, and
+/// the time spent compiling.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub compile_nanos: AtomicU64,
+}
+
 pub struct Engines {
     pub engine: Engine,
+    /// Counted by every load.
+    pub cache: CacheStats,
     linker: Linker<Host>,
     cache_dir: PathBuf,
     /// Hash of the engine's code-compatibility settings, part of every cache file name.
@@ -93,6 +105,7 @@ impl Engines {
         spawn_ticker(&engine);
         Ok(Arc::new(Engines {
             engine,
+            cache: CacheStats::default(),
             linker,
             cache_dir,
             compat,
@@ -127,6 +140,9 @@ impl Engines {
             })
             .await
             .cloned()?;
+        if !loaded_here.load(std::sync::atomic::Ordering::Relaxed) {
+            self.cache.hits.fetch_add(1, Relaxed);
+        }
         Ok((
             loaded,
             loaded_here.load(std::sync::atomic::Ordering::Relaxed),
@@ -156,6 +172,7 @@ impl Engines {
             match unsafe { Component::deserialize_file(&self.engine, &file) } {
                 Ok(c) => {
                     cache_hit = true;
+                    self.cache.hits.fetch_add(1, Relaxed);
                     Some(c)
                 }
                 Err(e) => {
@@ -169,10 +186,14 @@ impl Engines {
         let component = match component {
             Some(c) => c,
             None => {
+                let compiling = Instant::now();
                 let code = self
                     .engine
                     .precompile_component(bytes)
                     .map_err(|e| LoadError::NotAComponent(format!("{e:#}")))?;
+                let nanos = u64::try_from(compiling.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                self.cache.misses.fetch_add(1, Relaxed);
+                self.cache.compile_nanos.fetch_add(nanos, Relaxed);
                 let tmp = file.with_extension(format!("tmp{}", std::process::id()));
                 std::fs::write(&tmp, &code)
                     .and_then(|_| std::fs::rename(&tmp, &file))

@@ -4,13 +4,14 @@
 //! file, no sockets).
 
 use super::outgoing::GuestHttpHooks;
+use super::stats::ContainerStats;
 use super::stdio::LogOutput;
 use super::{LogSink, Stream};
 use crate::model::Container;
 use std::path::PathBuf;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -18,8 +19,71 @@ pub struct Host {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: Limits,
     hooks: GuestHttpHooks,
+}
+
+/// The memory cap of one instance, which also counts the memory it holds into its
+/// container's [`ContainerStats`] (at each growth, not per request) and gives it back when
+/// the instance ends.
+struct Limits {
+    cap: StoreLimits,
+    stats: Arc<ContainerStats>,
+    held: usize,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = self.cap.memory_growing(current, desired, maximum)?;
+        if ok {
+            let grown = desired.saturating_sub(current);
+            self.held += grown;
+            self.stats
+                .add_memory(i64::try_from(grown).unwrap_or(i64::MAX));
+        }
+        Ok(ok)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.cap.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.cap.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.cap.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.cap.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.cap.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.cap.memories()
+    }
+}
+
+impl Drop for Limits {
+    fn drop(&mut self) {
+        self.stats
+            .add_memory(-i64::try_from(self.held).unwrap_or(i64::MAX));
+    }
 }
 
 impl WasiView for Host {
@@ -60,6 +124,8 @@ pub struct Sandbox {
     logs: Arc<dyn LogSink>,
     /// The platform's own addresses, closed to the guest's outgoing HTTP.
     pub forbidden: Arc<[std::net::SocketAddr]>,
+    /// What the container's instances do, counted (fresh unless [`Sandbox::with_stats`]).
+    pub stats: Arc<ContainerStats>,
 }
 
 impl Sandbox {
@@ -98,7 +164,14 @@ impl Sandbox {
             mounts,
             logs,
             forbidden,
+            stats: Arc::default(),
         }
+    }
+
+    /// The same sandbox, counting into `stats` (kept by whoever reports them).
+    pub fn with_stats(mut self, stats: Arc<ContainerStats>) -> Sandbox {
+        self.stats = stats;
+        self
     }
 
     /// A fresh store for one instance, with its memory cap and an epoch deadline that makes
@@ -130,10 +203,14 @@ impl Sandbox {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.memory_cap)
-            .trap_on_grow_failure(true)
-            .build();
+        let limits = Limits {
+            cap: StoreLimitsBuilder::new()
+                .memory_size(self.memory_cap)
+                .trap_on_grow_failure(true)
+                .build(),
+            stats: self.stats.clone(),
+            held: 0,
+        };
         let mut store = Store::new(
             engine,
             Host {
@@ -149,6 +226,9 @@ impl Sandbox {
         store.limiter(|h| &mut h.limits);
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
+        self.stats
+            .instances
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(store)
     }
 }

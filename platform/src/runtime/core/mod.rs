@@ -13,6 +13,7 @@ pub mod engine;
 pub mod host;
 mod outgoing;
 pub mod service;
+pub mod stats;
 mod stdio;
 
 use std::future::Future;

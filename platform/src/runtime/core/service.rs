@@ -83,11 +83,25 @@ fn plain(status: hyper::StatusCode, text: &str) -> hyper::Response<ResponseBody>
 }
 
 impl Service {
-    /// Answers one request with a fresh instance of the guest.
+    /// Answers one request with a fresh instance of the guest, and counts it (its status
+    /// class and the time to its response head) in the sandbox's stats.
     pub async fn handle<B>(
         self: &Arc<Self>,
         req: hyper::Request<B>,
     ) -> hyper::Response<ResponseBody>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let started = std::time::Instant::now();
+        let resp = self.answer(req).await;
+        self.sandbox
+            .stats
+            .record(resp.status().as_u16(), started.elapsed());
+        resp
+    }
+
+    async fn answer<B>(self: &Arc<Self>, req: hyper::Request<B>) -> hyper::Response<ResponseBody>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,

@@ -94,5 +94,9 @@ pub(super) async fn command_loop(
             return;
         }
         restarted = true;
+        sandbox
+            .stats
+            .restarts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }

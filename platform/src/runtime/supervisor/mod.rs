@@ -74,4 +74,5 @@ fn sandbox(ctx: &GroupCtx, c: &Container, mounts: &impl Fn(&Container) -> Vec<Mo
         ctx.rt.logs.clone(),
         ctx.rt.config.forbidden.clone(),
     )
+    .with_stats(ctx.rt.container_stats(ctx.id, &c.name))
 }
