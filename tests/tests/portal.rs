@@ -1,7 +1,8 @@
 //! The portal in a real browser (issue: the portal): the ACI quickstart done by clicking —
 //! sign in with the link `waci serve` prints, create a hello-http group with a DNS name
 //! label, watch it reach Running, open its FQDN, read its logs as they are written, delete
-//! it — and a form whose mistakes are shown beside the fields they are about.
+//! it — and a form whose mistakes are shown beside the fields they are about; and a group's
+//! overview charting its requests live from the platform's metrics.
 
 use serde_json::json;
 use waci_tests::browser::{Browser, DESKTOP, PHONE};
@@ -346,5 +347,70 @@ async fn the_form_shows_each_mistake_beside_its_field() {
         )
         .await;
     assert_eq!(second.status, 404, "{}", second.text);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_groups_overview_charts_its_requests_live() {
+    let p = TestPlatform::start().await;
+    p.create_at(
+        &TestPlatform::group_path_in(PORTAL_SUB, "live", "web"),
+        hello_http(),
+    )
+    .await;
+    let mut b = Browser::start("live-charts").await;
+    b.goto(&format!(
+        "{}/?token={}#/groups/live/web/overview",
+        p.api, p.token
+    ))
+    .await;
+    b.wait_for_text("#g-state", "Running", |t| t == "Running")
+        .await;
+    let ip = b
+        .wait_for_text("#g-ip", "the group's IP", |t| t.starts_with("127.77."))
+        .await;
+
+    // Requests keep coming while the page reads its figures, as on a live service.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = tokio::spawn({
+        let (stop, url) = (stop.clone(), format!("http://{ip}/"));
+        async move {
+            let mut sent = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, _) = http_get(&url).await.expect("the group answers");
+                assert_eq!(status, 200);
+                sent += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            sent
+        }
+    });
+    let rate = b
+        .wait_for_text("#m-rps .chart-value", "a request rate above zero", |t| {
+            t.replace(',', "").parse::<f64>().is_ok_and(|r| r > 0.0)
+        })
+        .await;
+    let p99 = b
+        .wait_for_text("#m-p99 .chart-value", "a p99 latency", |t| {
+            t.starts_with('≤')
+        })
+        .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(load.await.expect("the load ran") > 0);
+    b.wait_for_text("#m-memory .chart-value", "memory in MiB", |t| {
+        t.ends_with("MiB")
+    })
+    .await;
+    assert_eq!(b.text("#m-restarts .chart-value").await, "0");
+    let drawn = b
+        .attr("#m-rps polyline", "points")
+        .await
+        .unwrap_or_default();
+    assert!(
+        drawn.split(' ').count() >= 2,
+        "the chart draws its points: {drawn:?}"
+    );
+    b.screenshot("live-charts").await;
+    eprintln!("live charts: {rate} requests/s, p99 {p99}");
     b.close().await;
 }

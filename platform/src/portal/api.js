@@ -109,6 +109,20 @@ export async function follow(path, onText, { signal } = {}) {
   if (rest) onText(rest);
 }
 
+/** The platform's `/metrics` text (Prometheus format). Unlike an API call, a refusal here
+ *  keeps the token: a token scoped to one subscription may not read metrics, and is still
+ *  good for the rest of the page. */
+export async function metricsText() {
+  let resp;
+  try {
+    resp = await fetch('/metrics', { headers: { Authorization: `Bearer ${token()}` }, cache: 'no-store' });
+  } catch (e) {
+    throw new ApiError(0, 'Unreachable', 'The platform did not answer. Is `waci serve` still running?');
+  }
+  if (!resp.ok) throw new ApiError(resp.status, `Http${resp.status}`, `The platform answered ${resp.status} for /metrics.`);
+  return resp.text();
+}
+
 const seg = encodeURIComponent;
 
 export function subscriptionPath() {

@@ -2,11 +2,14 @@
 // kept current by polling the API; and the group actions: restart, stop, start, delete.
 
 import { call, frontDoorUrl, groupPath, groupsPath, portal, resourceGroupOf } from './api.js';
+import { metricsPanel } from './charts.js';
 import { logsPanel } from './logs.js';
 import { announce, badge, cell, errorText, every, selectTab, tabKeys, when } from './ui.js';
 
 /** How often a view asks the API again: state changes show without a reload. */
 const REFRESH_MS = 1500;
+/** How often the live charts read /metrics: often enough to move, rarely enough to cost nothing. */
+const METRICS_MS = 2000;
 
 const stateOf = (g) => g.properties.instanceView?.state || g.properties.provisioningState;
 const groupHref = (rg, name, tab = 'overview') => `#/groups/${encodeURIComponent(rg)}/${encodeURIComponent(name)}/${tab}`;
@@ -99,6 +102,7 @@ export function renderGroup(main, rg, name, firstTab) {
   $('#g-sub').textContent = portal.config.subscription;
   const path = groupPath(rg, name);
   const logs = logsPanel($('#gpanel-logs'), rg, name);
+  const readMetrics = metricsPanel($('#g-metrics'), portal.config.subscription, rg, name);
   const banner = $('#g-error');
   let tab = null;
   let group = null;
@@ -236,9 +240,15 @@ export function renderGroup(main, rg, name, firstTab) {
     }, { once: true });
   });
 
+  // The live figures are read only while the overview shows them.
+  const stopMetrics = every(METRICS_MS, async () => {
+    if (!gone && tab === 'overview') await readMetrics();
+  });
+
   showTab(firstTab);
   return () => {
     stopRefresh();
+    stopMetrics();
     logs.stop();
     if (dialog.open) dialog.close();
   };

@@ -35,6 +35,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ),
     ("app.js", JS, include_str!("app.js")),
     ("api.js", JS, include_str!("api.js")),
+    ("charts.js", JS, include_str!("charts.js")),
     ("create.js", JS, include_str!("create.js")),
     ("groups.js", JS, include_str!("groups.js")),
     ("logs.js", JS, include_str!("logs.js")),
