@@ -403,12 +403,12 @@ async fn a_groups_overview_charts_its_requests_live() {
     .await;
     assert_eq!(b.text("#m-restarts .chart-value").await, "0");
     let drawn = b
-        .attr("#m-rps polyline", "points")
+        .attr("#m-memory polyline", "points")
         .await
         .unwrap_or_default();
     assert!(
         drawn.split(' ').count() >= 2,
-        "the chart draws its points: {drawn:?}"
+        "the memory chart draws a point per reading: {drawn:?}"
     );
     b.screenshot("live-charts").await;
     eprintln!("live charts: {rate} requests/s, p99 {p99}");
