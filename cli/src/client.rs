@@ -247,6 +247,54 @@ impl Client {
         })
     }
 
+    /// Every item of a list: its first page at `url`, then each page its `nextLink` names,
+    /// to the last (ARM lists come in pages). A link is followed on this client's own base
+    /// URL: the platform writes its links on its public URL, which may not be how this
+    /// client reaches it (a tunnel, a proxy), and the token goes to no other host.
+    pub async fn list(&self, url: Url) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut next = Some(url);
+        let mut seen = std::collections::HashSet::new();
+        while let Some(url) = next.take() {
+            if !seen.insert(url.clone()) {
+                return Err(self.protocol(format!(
+                    "its nextLink {url} leads back to a page already read"
+                )));
+            }
+            let mut page = self.get(url).await?;
+            match page.get_mut("value").map(Value::take) {
+                Some(Value::Array(values)) => items.extend(values),
+                _ => return Err(self.protocol("a list without a \"value\" array".into())),
+            }
+            next = match page.get("nextLink") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(link)) => Some(self.on_base(link)?),
+                Some(other) => {
+                    return Err(self.protocol(format!("a nextLink that is not a URL: {other}")));
+                }
+            };
+        }
+        Ok(items)
+    }
+
+    /// `link`'s path and query on this client's base URL (keeping a path the base has).
+    fn on_base(&self, link: &str) -> Result<Url> {
+        let link = Url::parse(link)
+            .map_err(|e| self.protocol(format!("a nextLink that is not a URL ({e}): {link}")))?;
+        let mut url = self.base.clone();
+        url.set_path(&format!(
+            "{}{}",
+            self.base.path().trim_end_matches('/'),
+            link.path()
+        ));
+        url.set_query(link.query());
+        Ok(url)
+    }
+
+    fn protocol(&self, what: String) -> Error {
+        Error::Protocol(self.base.to_string(), what)
+    }
+
     /// A container group with its instance view.
     pub async fn group(&self, rg: &str, name: &str) -> Result<Value> {
         self.get(self.group_url(rg, name, &[], &[])).await
@@ -346,5 +394,34 @@ mod tests {
             c.resource_group_url(None).as_str(),
             "http://127.0.0.1:9/subscriptions/sub/resourceGroups?api-version=2025-09-01"
         );
+    }
+
+    #[test]
+    fn a_next_link_is_followed_on_the_clients_own_base_url() {
+        let client = |endpoint: &str| {
+            Client::new(&Connection {
+                endpoint: Some(endpoint.into()),
+                token: Some("t".into()),
+                data_dir: None,
+                subscription: "sub".into(),
+            })
+            .unwrap()
+        };
+        let link = "http://0.0.0.0:8080/subscriptions/sub/resourceGroups?api-version=2025-09-01&$skipToken=a-b_c";
+        assert_eq!(
+            client("http://127.0.0.1:9/")
+                .on_base(link)
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:9/subscriptions/sub/resourceGroups?api-version=2025-09-01&$skipToken=a-b_c"
+        );
+        assert_eq!(
+            client("https://example.test/waci/")
+                .on_base(link)
+                .unwrap()
+                .as_str(),
+            "https://example.test/waci/subscriptions/sub/resourceGroups?api-version=2025-09-01&$skipToken=a-b_c"
+        );
+        assert!(client("http://127.0.0.1:9").on_base("/relative").is_err());
     }
 }

@@ -125,10 +125,10 @@ pub async fn run(args: ContainerArgs) -> anyhow::Result<()> {
         Command::Create(a) => create(&client, out, a).await,
         Command::Show(a) => Ok(out.print(&client.group(&a.resource_group, &a.name).await?)?),
         Command::List(a) => {
-            let list = client
-                .get(client.groups_url(a.resource_group.as_deref()))
+            let groups = client
+                .list(client.groups_url(a.resource_group.as_deref()))
                 .await?;
-            Ok(out.print(&list["value"])?)
+            Ok(out.print(&Value::Array(groups))?)
         }
         Command::Logs(a) => logs::run(&client, a).await,
         Command::Attach(a) => crate::attach::run(&client, a).await,

@@ -94,8 +94,8 @@ pub async fn run(args: GroupArgs) -> anyhow::Result<()> {
             Ok(out.print(&client.get(url).await?)?)
         }
         Command::List => {
-            let list = client.get(client.resource_group_url(None)).await?;
-            Ok(out.print(&list["value"])?)
+            let groups = client.list(client.resource_group_url(None)).await?;
+            Ok(out.print(&Value::Array(groups))?)
         }
         Command::Delete(a) => {
             let question = format!(

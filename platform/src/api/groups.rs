@@ -5,13 +5,15 @@
 
 use super::body::{ArmBody, json_body};
 use super::openapi::{self, ErrorResponses};
+use super::paging::{self, SkipTokenQuery};
 use super::render::{self, ErrorResponse};
 use super::{ApiError, ApiResult, AppRef};
 use crate::groups::{NewOperation, Snapshot};
 use crate::model::{ProvisioningState, Scope, names, parse};
+use crate::store::GroupKey;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -94,16 +96,32 @@ pub async fn get_resource_group(
 
 #[utoipa::path(
     get, path = "/subscriptions/{sub}/resourceGroups", tag = "resource groups",
-    params(openapi::SubscriptionPath, openapi::ApiVersion),
-    responses((status = 200, description = "the subscription's resource groups", body = render::ResourceGroupList), ErrorResponses)
+    params(openapi::SubscriptionPath, openapi::ApiVersion, SkipTokenQuery),
+    responses((status = 200, description = "a page of the subscription's resource groups, with nextLink while more follow", body = render::ResourceGroupList), ErrorResponses)
 )]
 pub async fn list_resource_groups(
     State(app): State<AppRef>,
     Path(sub): Path<String>,
+    uri: Uri,
+    q: Q,
 ) -> ApiResult<Response> {
-    let rows = app.groups.resource_groups(&sub).await?;
-    let value = rows.iter().map(render::resource_group).collect();
-    Ok(Json(render::ResourceGroupList { value }).into_response())
+    let after = paging::resource_group_key(&q, &sub)?;
+    let page = app.groups.resource_groups(&sub, after).await?;
+    let next_link = match page.items.last() {
+        Some(last) if page.more => {
+            let token = paging::resource_group_token(&sub, &last.key());
+            Some(next_link(&app, &uri, &q, &token))
+        }
+        _ => None,
+    };
+    let value = page.items.iter().map(render::resource_group).collect();
+    Ok(Json(render::ResourceGroupList { value, next_link }).into_response())
+}
+
+/// The `nextLink` of a list's page: this request's path on the public API URL, with its
+/// api-version and `token`.
+fn next_link(app: &AppRef, uri: &Uri, q: &Q, token: &str) -> String {
+    paging::next_link(app.config.public_api_url(), uri, &api_version(q), token)
 }
 
 #[utoipa::path(
@@ -278,32 +296,46 @@ pub async fn delete_group(
 
 #[utoipa::path(
     get, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups", tag = "container groups",
-    params(openapi::ResourceGroupPath, openapi::ApiVersion),
-    responses((status = 200, description = "the resource group's container groups, without instanceView", body = render::ContainerGroupList), ErrorResponses)
+    params(openapi::ResourceGroupPath, openapi::ApiVersion, SkipTokenQuery),
+    responses((status = 200, description = "a page of the resource group's container groups, without instanceView, with nextLink while more follow", body = render::ContainerGroupList), ErrorResponses)
 )]
 pub async fn list_in_resource_group(
     State(app): State<AppRef>,
     Path((sub, rg)): Path<(String, String)>,
+    uri: Uri,
+    q: Q,
 ) -> ApiResult<Response> {
-    list(&app, &sub, Some(&rg)).await
+    list(&app, &sub, Some(&rg), &uri, &q).await
 }
 
 #[utoipa::path(
     get, path = "/subscriptions/{sub}/providers/Microsoft.ContainerInstance/containerGroups", tag = "container groups",
-    params(openapi::SubscriptionPath, openapi::ApiVersion),
-    responses((status = 200, description = "the subscription's container groups, without instanceView", body = render::ContainerGroupList), ErrorResponses)
+    params(openapi::SubscriptionPath, openapi::ApiVersion, SkipTokenQuery),
+    responses((status = 200, description = "a page of the subscription's container groups, without instanceView, with nextLink while more follow", body = render::ContainerGroupList), ErrorResponses)
 )]
 pub async fn list_in_subscription(
     State(app): State<AppRef>,
     Path(sub): Path<String>,
+    uri: Uri,
+    q: Q,
 ) -> ApiResult<Response> {
-    list(&app, &sub, None).await
+    list(&app, &sub, None, &uri, &q).await
 }
 
-async fn list(app: &AppRef, sub: &str, rg: Option<&str>) -> ApiResult<Response> {
-    let groups = app.groups.list(sub, rg).await?;
-    let value = groups.iter().map(|g| render::group(g, None)).collect();
-    Ok(Json(render::ContainerGroupList { value }).into_response())
+/// A page of container groups: from `$skipToken` if given, with a `nextLink` to the next
+/// page while more follow.
+async fn list(app: &AppRef, sub: &str, rg: Option<&str>, uri: &Uri, q: &Q) -> ApiResult<Response> {
+    let after = paging::group_key(q, sub, rg)?;
+    let page = app.groups.list(sub, rg, after).await?;
+    let next_link = match page.items.last() {
+        Some(last) if page.more => {
+            let token = paging::group_token(sub, rg, &GroupKey::of(last));
+            Some(next_link(app, uri, q, &token))
+        }
+        _ => None,
+    };
+    let value = page.items.iter().map(|g| render::group(g, None)).collect();
+    Ok(Json(render::ContainerGroupList { value, next_link }).into_response())
 }
 
 #[utoipa::path(

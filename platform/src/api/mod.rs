@@ -14,6 +14,7 @@ mod error;
 mod groups;
 mod logs;
 mod openapi;
+mod paging;
 mod paths;
 mod provider;
 mod render;

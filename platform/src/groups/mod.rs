@@ -18,7 +18,9 @@
 use crate::directory::Directory;
 use crate::model::{ContainerGroupSpec, Event, Scope};
 use crate::runtime::Runtime;
-use crate::store::{self, ContainerRow, GroupRow, Operation, ResourceGroupRow, Store};
+use crate::store::{
+    self, ContainerRow, GroupKey, GroupRow, Operation, Page, ResourceGroupRow, Store,
+};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -30,6 +32,12 @@ mod usage;
 use rules::fqdn_of;
 pub use rules::{PROVIDER, group_id, publish_stored, should_resume};
 pub use usage::{Quota, Usage};
+
+/// The most items a page of a list holds. ARM's lists commonly come in pages of 100, so
+/// clients written for ARM meet a page size they are used to; and a page of groups without
+/// instance views is some 50 to 100 KB, so an answer stays small and quick however many
+/// groups a subscription holds.
+pub const PAGE_SIZE: usize = 100;
 
 /// What a group operation can fail with, besides bad input (refused before it gets here).
 #[derive(Debug, thiserror::Error)]
@@ -298,12 +306,19 @@ impl Groups {
         Ok(())
     }
 
-    /// The container groups of a subscription, of one resource group if given.
-    pub async fn list(&self, subscription: &str, rg: Option<&str>) -> Result<Vec<GroupRow>> {
+    /// A page of the container groups of a subscription, of one resource group if given:
+    /// at most [`PAGE_SIZE`], the first after `after` in [`GroupKey`] order (from the first
+    /// if `None`). The next page starts after the key of this one's last group.
+    pub async fn list(
+        &self,
+        subscription: &str,
+        rg: Option<&str>,
+        after: Option<GroupKey>,
+    ) -> Result<Page<GroupRow>> {
         let (sub, rg) = (subscription.to_string(), rg.map(str::to_string));
         Ok(self
             .store
-            .run(move |s| s.list_groups(Some(&sub), rg.as_deref()))
+            .run(move |s| s.list_groups_page(&sub, rg.as_deref(), after.as_ref(), PAGE_SIZE))
             .await?)
     }
 
@@ -350,19 +365,33 @@ impl Groups {
             .ok_or_else(|| Error::ResourceGroupNotFound(name.to_string()))
     }
 
-    pub async fn resource_groups(&self, subscription: &str) -> Result<Vec<ResourceGroupRow>> {
+    /// A page of a subscription's resource groups: at most [`PAGE_SIZE`], the first whose
+    /// key ([`ResourceGroupRow::key`]) is after `after` (from the first if `None`).
+    pub async fn resource_groups(
+        &self,
+        subscription: &str,
+        after: Option<String>,
+    ) -> Result<Page<ResourceGroupRow>> {
         let sub = subscription.to_string();
         Ok(self
             .store
-            .run(move |s| s.list_resource_groups(&sub))
+            .run(move |s| s.list_resource_groups_page(&sub, after.as_deref(), PAGE_SIZE))
             .await?)
     }
 
     /// Deletes a resource group with every container group in it (each by the one delete
     /// sequence); `false` if there was none.
     pub async fn delete_resource_group(&self, subscription: &str, name: &str) -> Result<bool> {
-        for g in self.list(subscription, Some(name)).await? {
-            self.remove(g.id).await?;
+        let mut after = None;
+        loop {
+            let page = self.list(subscription, Some(name), after).await?;
+            for g in &page.items {
+                self.remove(g.id).await?;
+            }
+            if !page.more {
+                break;
+            }
+            after = page.items.last().map(GroupKey::of);
         }
         let (sub, rg) = (subscription.to_string(), name.to_string());
         Ok(self

@@ -45,8 +45,10 @@ impl Groups {
     /// `subscription` may know them: the built-in images and those its own groups name (an
     /// image another subscription pulled is not shown: its name may be private).
     pub async fn cached_images(&self, subscription: &str) -> Result<Vec<String>> {
+        let sub = subscription.to_string();
         let own: Vec<String> = self
-            .list(subscription, None)
+            .store
+            .run(move |s| s.list_groups(Some(&sub), None))
             .await?
             .iter()
             .flat_map(|g| g.spec.containers.iter().chain(&g.spec.init_containers))

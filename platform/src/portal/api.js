@@ -51,6 +51,8 @@ export function fieldOf(message) {
 }
 
 function withVersion(path) {
+  // A list's nextLink carries its api-version already.
+  if (/[?&]api-version=/i.test(path)) return path;
   const sep = path.includes('?') ? '&' : '?';
   return `${path}${sep}api-version=${encodeURIComponent(portal.config.apiVersion)}`;
 }
@@ -92,6 +94,23 @@ export async function call(method, path, body, { signal } = {}) {
   const resp = await send(method, path, body, signal);
   const text = await resp.text();
   return text ? JSON.parse(text) : null;
+}
+
+/** Every item of a list: its first page, then each page its `nextLink` names, to the last
+ *  (ARM lists come in pages). A link is followed on this page's own origin, where the API
+ *  answers, whatever public address the platform wrote into it. */
+export async function list(path, { signal } = {}) {
+  const items = [];
+  const seen = new Set();
+  for (let next = path; next;) {
+    if (seen.has(next)) throw new ApiError(0, 'BadNextLink', 'The platform sent a list whose nextLink leads back to a page already read.');
+    seen.add(next);
+    const page = await call('GET', next, undefined, { signal });
+    items.push(...(page?.value || []));
+    const link = page?.nextLink && new URL(page.nextLink, window.location.href);
+    next = link ? link.pathname + link.search : null;
+  }
+  return items;
 }
 
 /** Follows a container's log: calls `onText` with each piece as the guest writes it, and

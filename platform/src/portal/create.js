@@ -2,7 +2,7 @@
 // as one form. Checks what it can in the page (rules.js), turns the form into the ARM body
 // of a container group, PUTs it, and shows an API error beside the field it names.
 
-import { ApiError, call, groupPath, portal, resourceGroupsPath } from './api.js';
+import { ApiError, call, groupPath, list, portal, resourceGroupsPath } from './api.js';
 import * as rules from './rules.js';
 import { announce, errorText, selectTab, tabKeys } from './ui.js';
 
@@ -32,13 +32,13 @@ export function render(main) {
     opt.textContent = img.image;
     field('quickstartImage').append(opt);
   }
-  call('GET', resourceGroupsPath()).then((list) => {
-    for (const rg of list.value) {
+  list(resourceGroupsPath()).then((groups) => {
+    for (const rg of groups) {
       const opt = document.createElement('option');
       opt.value = rg.name;
       $('#rg-list').append(opt);
     }
-    if (!field('resourceGroup').value && list.value.length === 1) field('resourceGroup').value = list.value[0].name;
+    if (!field('resourceGroup').value && groups.length === 1) field('resourceGroup').value = groups[0].name;
   }).catch(() => { /* The datalist is a convenience; typing a name works without it. */ });
 
   const quickstart = () => form.elements.imageSource.value === 'quickstart';

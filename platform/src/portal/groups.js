@@ -1,7 +1,7 @@
 // The list of container groups and a group's own page (Overview, Containers, Logs), both
 // kept current by polling the API; and the group actions: restart, stop, start, delete.
 
-import { call, frontDoorUrl, groupPath, groupsPath, portal, resourceGroupOf } from './api.js';
+import { call, frontDoorUrl, groupPath, groupsPath, list, portal, resourceGroupOf } from './api.js';
 import { metricsPanel } from './charts.js';
 import { logsPanel } from './logs.js';
 import { announce, badge, cell, errorText, every, selectTab, tabKeys, when } from './ui.js';
@@ -61,9 +61,10 @@ export function renderList(main) {
   return every(REFRESH_MS, async () => {
     let groups;
     try {
-      const list = await call('GET', groupsPath());
+      // Every page of the list, following nextLink.
+      const listed = await list(groupsPath());
       // Lists omit instance views, as ACI's do: each group's state is its own GET.
-      groups = await Promise.all(list.value.map((g) =>
+      groups = await Promise.all(listed.map((g) =>
         call('GET', groupPath(resourceGroupOf(g.id), g.name)).catch(() => g)));
       banner.hidden = true;
     } catch (err) {

@@ -1,6 +1,6 @@
 //! Container groups: their put (with an IP from the pool, the FQDN and fresh container
-//! rows, in one transaction), list, delete, tags, the user's stop and start, and a
-//! container's pinned image.
+//! rows, in one transaction), list (a page at a time, after a [`GroupKey`]), delete, tags,
+//! the user's stop and start, and a container's pinned image.
 //!
 //! These are the writes a user is told are done: they commit at synchronous=FULL through
 //! `lock_durable`. A taken label, an empty pool or a subscription at its quota changes
@@ -11,6 +11,50 @@ use super::{Error, GroupRow, Result, Store};
 use crate::model::{ContainerGroupSpec, ContainerState, Scope, now_rfc3339};
 use rusqlite::{OptionalExtension, params};
 use std::collections::BTreeMap;
+
+/// Where a container group sits in the order lists are read in: its resource group (lower
+/// case, as ARM compares names) and then its name, unique in a subscription and the order of
+/// the index `UNIQUE (subscription, resource_group_lc, name)`. A page starts after such a key
+/// (keyset paging), so groups created or deleted between two pages neither shift nor repeat
+/// the rest, and the key need not exist any more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupKey {
+    pub resource_group_lc: String,
+    pub name: String,
+}
+
+impl GroupKey {
+    /// The key of a group as read.
+    pub fn of(group: &GroupRow) -> GroupKey {
+        GroupKey {
+            // The store writes `resource_group_lc` with the same lowering (`put_group`).
+            resource_group_lc: group.resource_group.to_lowercase(),
+            name: group.name.clone(),
+        }
+    }
+}
+
+/// One page of a list, in key order: at most the rows asked for, and whether more follow.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub more: bool,
+}
+
+impl<T> Page<T> {
+    /// The page of `rows` read with a limit one over `limit`: the extra row only says that
+    /// more follow.
+    pub(super) fn of(mut rows: Vec<T>, limit: usize) -> Page<T> {
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        Page { items: rows, more }
+    }
+}
+
+/// `limit` as SQLite's `LIMIT`, one over it (see [`Page::of`]).
+pub(super) fn limit_plus_one(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1
+}
 
 /// What a container group's put writes: see [`Store::put_group`].
 pub struct PutGroup<'a> {
@@ -147,7 +191,57 @@ impl Store {
         Ok(PutOutcome { group, created })
     }
 
-    /// Groups of a subscription, optionally of one resource group; `None` lists every group.
+    /// A page of the groups of a subscription, or of one of its resource groups: at most
+    /// `limit`, the first after `after` in [`GroupKey`] order. One query on the index
+    /// `(subscription, resource_group_lc, name)`, reading `limit + 1` rows whatever the
+    /// table holds.
+    pub fn list_groups_page(
+        &self,
+        sub: &str,
+        rg: Option<&str>,
+        after: Option<&GroupKey>,
+        limit: usize,
+    ) -> Result<Page<GroupRow>> {
+        let (within_rg, rg_lc, name) = match (rg.map(str::to_lowercase), after) {
+            // Within one resource group the key is the name; a key of another resource group
+            // starts it at its first group or past its last.
+            (Some(rg_lc), after) => {
+                let name = match after {
+                    None => String::new(),
+                    Some(k) if k.resource_group_lc < rg_lc => String::new(),
+                    Some(k) if k.resource_group_lc == rg_lc => k.name.clone(),
+                    Some(_) => return Ok(Page::of(vec![], limit)),
+                };
+                (true, rg_lc, name)
+            }
+            (None, after) => {
+                // Every stored key is above ('', ''): names are never empty.
+                let (rg_lc, name) = after
+                    .map(|k| (k.resource_group_lc.clone(), k.name.clone()))
+                    .unwrap_or_default();
+                (false, rg_lc, name)
+            }
+        };
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(&groups_page_sql(within_rg))?;
+        let rows: Vec<_> = stmt
+            .query_map(
+                params![sub, rg_lc, name, limit_plus_one(limit)],
+                group_from_row,
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        drop(stmt);
+        drop(conn);
+        let rows = rows
+            .into_iter()
+            .map(|row| row.parse())
+            .collect::<Result<_>>()?;
+        Ok(Page::of(rows, limit))
+    }
+
+    /// Every group at once, optionally of one subscription and resource group: what the boot
+    /// reads to publish names and resume groups. The API lists a page at a time
+    /// ([`Store::list_groups_page`]).
     pub fn list_groups(&self, sub: Option<&str>, rg: Option<&str>) -> Result<Vec<GroupRow>> {
         let conn = self.lock();
         let sql = format!(
@@ -243,6 +337,21 @@ impl Store {
     }
 }
 
+/// The query of a page of groups (parameters: subscription, then the key the page starts
+/// after, then the limit), of one resource group (`?2`) or of the subscription. Both read
+/// one range of the index `(subscription, resource_group_lc, name)` in its order.
+fn groups_page_sql(within_rg: bool) -> String {
+    let after = if within_rg {
+        "g.resource_group_lc = ?2 AND g.name > ?3"
+    } else {
+        "(g.resource_group_lc, g.name) > (?2, ?3)"
+    };
+    format!(
+        "SELECT {GROUP_COLUMNS} FROM container_groups g JOIN resource_groups r ON r.subscription = g.subscription AND r.name_lc = g.resource_group_lc
+         WHERE g.subscription = ?1 AND {after} ORDER BY g.resource_group_lc, g.name LIMIT ?4"
+    )
+}
+
 /// A free address of `pool` (inclusive bounds, as u32): the one above the highest in use
 /// while the pool has room there (one index lookup, however many groups there are), else the
 /// lowest free one.
@@ -334,6 +443,133 @@ pub(super) mod tests {
         assert_eq!(put("f").unwrap().1, 0);
         assert_eq!(put("g").unwrap().1, 2);
         assert!(matches!(put("h"), Err(Error::PoolExhausted)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Puts groups named `names` into resource group `rg` of `scope`'s subscription.
+    fn put_all(store: &Store, scope: &Scope, rg: &str, names: &[&str]) -> Vec<i64> {
+        let scope = Scope {
+            subscription: scope.subscription.clone(),
+            resource_group: rg.into(),
+        };
+        names
+            .iter()
+            .map(|n| {
+                let mut spec = spec(n);
+                spec.ip_address = None;
+                store
+                    .put_group(PutGroup {
+                        scope: &scope,
+                        name: n,
+                        spec: &spec,
+                        ip_pool: (0, 0),
+                        max_groups_per_subscription: 1000,
+                        fqdn: &|_| None,
+                        operation: None,
+                    })
+                    .unwrap()
+                    .group
+                    .id
+            })
+            .collect()
+    }
+
+    /// `(resource group, name)` of each group of a page.
+    fn names(page: &Page<GroupRow>) -> Vec<(String, String)> {
+        page.items
+            .iter()
+            .map(|g| (g.resource_group.clone(), g.name.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn pages_follow_the_key_order_across_resource_groups_and_changes_between_pages() {
+        let (dir, store, scope, _) = fresh("pages");
+        put_all(&store, &scope, "B", &["b1", "b2"]);
+        let a = put_all(&store, &scope, "a", &["a1", "a2", "a3"]);
+        put_all(&store, &scope, "c", &["c1"]);
+        let page = |rg: Option<&str>, after: Option<&GroupKey>, limit| {
+            store.list_groups_page("sub", rg, after, limit).unwrap()
+        };
+        let first = page(None, None, 2);
+        assert_eq!(
+            names(&first),
+            [("a".into(), "a1".into()), ("a".into(), "a2".into())]
+        );
+        assert!(first.more);
+        let cursor = GroupKey::of(first.items.last().unwrap());
+        // Between two pages: the cursor's own group goes, one before it and one after it come.
+        store.delete_group(a[1]).unwrap();
+        put_all(&store, &scope, "a", &["a0", "a25"]);
+        let second = page(None, Some(&cursor), 3);
+        assert_eq!(
+            names(&second),
+            [
+                ("a".into(), "a25".into()),
+                ("a".into(), "a3".into()),
+                ("B".into(), "b1".into())
+            ]
+        );
+        assert!(second.more);
+        let third = page(None, Some(&GroupKey::of(&second.items[2])), 3);
+        assert_eq!(
+            names(&third),
+            [("B".into(), "b2".into()), ("c".into(), "c1".into())]
+        );
+        assert!(!third.more, "the last page says no more follow");
+        // Exactly a page left: no more after it.
+        let exact = page(None, Some(&GroupKey::of(&second.items[2])), 2);
+        assert_eq!(exact.items.len(), 2);
+        assert!(!exact.more);
+
+        // One resource group (named without case); a key of another starts it or ends it.
+        let b = page(Some("b"), None, 1);
+        assert_eq!(names(&b), [("B".into(), "b1".into())]);
+        assert!(b.more);
+        let b2 = page(Some("b"), Some(&GroupKey::of(&b.items[0])), 1);
+        assert_eq!(names(&b2), [("B".into(), "b2".into())]);
+        assert!(!b2.more);
+        let from_a = page(Some("B"), Some(&cursor), 10);
+        assert_eq!(from_a.items.len(), 2);
+        let from_c = page(Some("B"), Some(&GroupKey::of(&third.items[1])), 10);
+        assert!(from_c.items.is_empty() && !from_c.more);
+        // Another subscription sees none of them.
+        assert!(
+            store
+                .list_groups_page("other", None, None, 10)
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_page_is_one_index_range_read_never_a_scan_or_a_sort() {
+        let (dir, store, _, _) = fresh("plan");
+        let conn = store.lock();
+        let plan = |sql: &str| -> String {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let all: [&dyn rusqlite::ToSql; 4] = [&"s", &"rg", &"x", &101];
+            let n = stmt.parameter_count();
+            let rows: Vec<String> = stmt
+                .query_map(&all[..n], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            rows.join("; ")
+        };
+        for sql in [
+            groups_page_sql(false),
+            groups_page_sql(true),
+            super::super::resource_groups::PAGE_SQL.to_string(),
+        ] {
+            let p = plan(&sql);
+            assert!(p.contains("SEARCH") && p.contains(">"), "{sql}: {p}");
+            assert!(!p.contains("TEMP B-TREE"), "{sql}: sorts: {p}");
+            assert!(!p.contains("SCAN"), "{sql}: scans: {p}");
+        }
+        drop(conn);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -12,7 +12,7 @@
 
 /// The runtime's writes of a supervisor's step, as one transaction.
 mod batch;
-/// Container groups: put (IP, FQDN, containers), list, delete, tags, stop and start.
+/// Container groups: put (IP, FQDN, containers), list by pages, delete, tags, stop and start.
 mod groups;
 /// The encoding of a chunk of log lines.
 mod log_chunk;
@@ -32,7 +32,7 @@ mod tokens;
 mod usage;
 
 pub use batch::Batch;
-pub use groups::{PutGroup, PutOutcome};
+pub use groups::{GroupKey, Page, PutGroup, PutOutcome};
 pub use log_chunk::{LogPiece, Stream};
 pub use logs::LogLine;
 /// A fresh store in a directory of its own, holding one group (tests).

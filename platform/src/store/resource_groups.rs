@@ -4,6 +4,7 @@
 //! [`Store::put_group`]); deleting a resource group's container groups first is the
 //! caller's part.
 
+use super::groups::{Page, limit_plus_one};
 use super::{Error, Result, Store};
 use rusqlite::{OptionalExtension, params};
 use std::collections::BTreeMap;
@@ -14,6 +15,20 @@ pub struct ResourceGroupRow {
     pub name: String,
     pub location: String,
     pub tags: BTreeMap<String, String>,
+}
+
+/// The query of a page of resource groups (parameters: subscription, the lower-case name the
+/// page starts after, the limit): one range of the primary key, in its order.
+pub(super) const PAGE_SQL: &str = "SELECT subscription, name, location, tags FROM resource_groups
+     WHERE subscription = ?1 AND name_lc > ?2 ORDER BY name_lc LIMIT ?3";
+
+impl ResourceGroupRow {
+    /// Where the resource group sits in the order lists are read in (see
+    /// [`Store::list_resource_groups_page`]): its name in lower case, as ARM compares names.
+    pub fn key(&self) -> String {
+        // The store writes `name_lc` with the same lowering (`put_resource_group`).
+        self.name.to_lowercase()
+    }
 }
 
 impl Store {
@@ -63,20 +78,34 @@ impl Store {
         )
     }
 
-    pub fn list_resource_groups(&self, sub: &str) -> Result<Vec<ResourceGroupRow>> {
+    /// A page of a subscription's resource groups: at most `limit`, the first whose
+    /// lower-case name is after `after` (keyset paging: resource groups made or deleted
+    /// between two pages neither shift nor repeat the rest). One query on the primary key
+    /// `(subscription, name_lc)`, reading `limit + 1` rows whatever the table holds.
+    pub fn list_resource_groups_page(
+        &self,
+        sub: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ResourceGroupRow>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT name FROM resource_groups WHERE subscription = ?1 ORDER BY name_lc",
-        )?;
-        let names: Vec<String> = stmt
-            .query_map(params![sub], |r| r.get(0))?
+        let mut stmt = conn.prepare_cached(PAGE_SQL)?;
+        let rows: Vec<(String, String, String, String)> = stmt
+            .query_map(
+                params![sub, after.unwrap_or(""), limit_plus_one(limit)],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?
             .collect::<rusqlite::Result<_>>()?;
-        drop(stmt);
-        drop(conn);
-        names
-            .iter()
-            .filter_map(|n| self.resource_group(sub, n).transpose())
-            .collect()
+        let rows = rows
+            .into_iter()
+            .map(|(subscription, name, location, tags)| ResourceGroupRow {
+                subscription,
+                name,
+                location,
+                tags: serde_json::from_str(&tags).unwrap_or_default(),
+            })
+            .collect();
+        Ok(Page::of(rows, limit))
     }
 
     /// Deletes an empty resource group. The caller deletes its container groups first.

@@ -22,16 +22,24 @@ use utoipa::ToSchema;
 
 pub use crate::groups::PROVIDER;
 
-/// The container groups of a resource group or subscription, without `instanceView`.
+/// A page of the container groups of a resource group or subscription, without
+/// `instanceView`.
 #[derive(Serialize, ToSchema)]
 pub struct ContainerGroupList<'a> {
     #[schema(value_type = Vec<ContainerGroup<'static>>)]
     pub value: Vec<GroupJson<'a>>,
+    /// The URL of the next page, while more follow; absent on the last page.
+    #[serde(rename = "nextLink", skip_serializing_if = "Option::is_none")]
+    pub next_link: Option<String>,
 }
 
+/// A page of a subscription's resource groups.
 #[derive(Serialize, ToSchema)]
 pub struct ResourceGroupList<'a> {
     pub value: Vec<ResourceGroup<'a>>,
+    /// The URL of the next page, while more follow; absent on the last page.
+    #[serde(rename = "nextLink", skip_serializing_if = "Option::is_none")]
+    pub next_link: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
