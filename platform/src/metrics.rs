@@ -373,6 +373,15 @@ fn encode_containers(
         }
     }
     let mut m = e.encode_descriptor(
+        "waci_container_cpu_seconds",
+        "Seconds a container's guests ran on the platform's threads (the time of their polls, instantiation included): CPU time but for moments the OS preempted the thread.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (g, c, s) in all() {
+        ConstCounter::new(s.cpu_seconds()).encode(m.encode_family(&labels(g, c))?)?;
+    }
+    let mut m = e.encode_descriptor(
         "waci_container_memory_bytes",
         "Bytes of linear memory held by a container's live instances.",
         None,

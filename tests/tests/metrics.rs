@@ -174,6 +174,14 @@ async fn prometheus_scrapes_what_a_group_served() {
     })
     .await;
     assert!(latency.is_finite(), "{latency}");
+    // Serving 37 requests took the guest some time on the platform's threads.
+    let cpu = query(
+        &prom,
+        "waci_container_cpu_seconds_total{group=\"hello\",container=\"main\"}",
+    )
+    .await
+    .unwrap();
+    assert!(cpu > 0.0 && cpu < 60.0, "cpu seconds: {cpu}");
     let up = query(&prom, "up{job=\"waci\"}").await.unwrap();
     assert_eq!(up, 1.0, "the scrape itself succeeds");
     let info = query(&prom, "waci_build_info").await.unwrap();

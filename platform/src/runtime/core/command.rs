@@ -78,6 +78,10 @@ pub async fn run_once(
         let command = pre.instantiate_async(&mut store).await?;
         command.wasi_cli_run().call_run(&mut store).await
     };
+    // Each poll runs the guest: its time is the container's.
+    let mut run = std::pin::pin!(run);
+    let stats = sandbox.stats.clone();
+    let run = std::future::poll_fn(move |cx| stats.timed(|| run.as_mut().poll(cx)));
     let limit = async {
         match max_runtime {
             Some(d) => tokio::time::sleep(d).await,

@@ -218,6 +218,8 @@ enum Ended {
 /// run whose connection is dropped during a stop (its grace is over) is cut at once.
 struct Run {
     run: Option<Pin<Box<dyn Future<Output = Ended> + Send>>>,
+    /// Where the time of each poll of the run (the guest running) is counted.
+    stats: Arc<super::stats::ContainerStats>,
     /// Armed the first time the run does not end in one poll: the stop, then the grace.
     cut: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     stopping: CancellationToken,
@@ -232,6 +234,7 @@ impl Run {
     fn new(service: &Service, run: impl Future<Output = Ended> + Send + 'static) -> Run {
         Run {
             run: Some(Box::pin(run)),
+            stats: service.sandbox.stats.clone(),
             cut: None,
             stopping: service.stopping.clone(),
             runs: service.runs.clone(),
@@ -251,6 +254,7 @@ impl Run {
         };
         let rest = Run {
             run: self.run.take(),
+            stats: self.stats.clone(),
             cut: self.cut.take(),
             stopping: self.stopping.clone(),
             runs: self.runs.clone(),
@@ -269,7 +273,7 @@ impl Future for Run {
         let Some(run) = this.run.as_mut() else {
             return Poll::Pending;
         };
-        if let Poll::Ready(ended) = run.as_mut().poll(cx) {
+        if let Poll::Ready(ended) = this.stats.timed(|| run.as_mut().poll(cx)) {
             this.run = None;
             return Poll::Ready(ended);
         }
