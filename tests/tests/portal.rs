@@ -2,7 +2,8 @@
 //! sign in with the link `waci serve` prints, create a hello-http group with a DNS name
 //! label, watch it reach Running, open its FQDN, read its logs as they are written, delete
 //! it — and a form whose mistakes are shown beside the fields they are about; and a group's
-//! overview charting its requests live from the platform's metrics.
+//! overview charting its requests live from the platform's metrics. Longer than 400 lines
+//! because each test is one whole user story in the browser, told start to end.
 
 use serde_json::json;
 use waci_tests::browser::{Browser, DESKTOP, PHONE};
