@@ -1,7 +1,7 @@
 //! Metrics (DESIGN.md §11): a real Prometheus (Debian's `prometheus`) scrapes `/metrics`
 //! with a metrics-only token and sees exactly the requests a group served, with a latency
 //! histogram it can take a quantile of; the metrics-only token reads nothing else, and a
-//! scoped token cannot read `/metrics`.
+//! scoped token cannot read `/metrics`. DNS answers and the compile cache are counted too.
 
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
@@ -194,4 +194,53 @@ async fn prometheus_scrapes_what_a_group_served() {
     assert!(deleted.status < 300, "{}", deleted.text);
     let text = p.raw("GET", &metrics_url, Some(&p.token), None).await.text;
     assert!(!text.contains("group=\"hello\""), "{text}");
+}
+
+/// The value of one sample line of `/metrics` (its name with its labels, as written).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn dns_answers_and_the_compile_cache_are_counted() {
+    let p = TestPlatform::start().await;
+    // Two groups of one image: the first load compiles, the second is served from the cache.
+    for (name, label) in [("first", "metrics-first"), ("second", "metrics-second")] {
+        let mut body = hello_http();
+        body["properties"]["ipAddress"]["dnsNameLabel"] = serde_json::json!(label);
+        p.create("dns", name, body).await;
+        p.wait_for_state("dns", name, "Running").await;
+    }
+    let known = waci_tests::dns::udp(
+        p.dns,
+        "metrics-first.local.waci.localhost.",
+        hickory_proto::rr::RecordType::A,
+    )
+    .await;
+    assert_eq!(known.rcode, hickory_proto::op::ResponseCode::NoError);
+    for _ in 0..2 {
+        let unknown = waci_tests::dns::udp(
+            p.dns,
+            "nobody.local.waci.localhost.",
+            hickory_proto::rr::RecordType::A,
+        )
+        .await;
+        assert_eq!(unknown.rcode, hickory_proto::op::ResponseCode::NXDomain);
+    }
+
+    let url = format!("{}/metrics", p.api);
+    let text = p.raw("GET", &url, Some(&p.token), None).await.text;
+    let noerror = sample(&text, "waci_dns_queries_total{rcode=\"NOERROR\"}");
+    assert!(noerror.is_some_and(|n| n >= 1.0), "{text}");
+    let nxdomain = sample(&text, "waci_dns_queries_total{rcode=\"NXDOMAIN\"}");
+    assert!(nxdomain.is_some_and(|n| n >= 2.0), "{text}");
+    let misses = sample(&text, "waci_compile_cache_misses_total").unwrap_or(0.0);
+    let hits = sample(&text, "waci_compile_cache_hits_total").unwrap_or(0.0);
+    assert!(
+        misses >= 1.0 && hits >= 1.0,
+        "misses {misses}, hits {hits}\n{text}"
+    );
+    let compile = sample(&text, "waci_compile_seconds_total").unwrap_or(0.0);
+    assert!(compile > 0.0, "a compile took time: {compile}\n{text}");
 }
