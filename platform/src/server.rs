@@ -97,7 +97,8 @@ pub async fn serve(
 
     // Every stored name is published before anything answers.
     let directory = Arc::new(Directory::default());
-    groups::publish_stored(&directory, &store.list_groups(None, None)?);
+    let stored = store.list_groups(None, None)?;
+    groups::publish_stored(&directory, &stored);
     let handler = DnsHandler::new(&config.zone, directory.clone(), config.dns_listen.ip())?;
     let dns_stats = handler.stats.clone();
     let (dns_addr, mut dns_server) = dns::start(config.dns_listen, handler).await?;
@@ -131,7 +132,7 @@ pub async fn serve(
         },
     );
     // Groups that were running when the platform last stopped start over.
-    groups.resume().await?;
+    groups.resume(&stored).await?;
 
     let stop = CancellationToken::new();
     tokio::spawn({

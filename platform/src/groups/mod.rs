@@ -129,24 +129,19 @@ impl Groups {
         }
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
-    /// Boot: starts again every stored group that was running (or would restart under its
-    /// policy), in one transaction first, so none shows a stale `Running` before its ports
-    /// are bound again. Names were published before any listener answered
-    /// ([`publish_stored`]).
-    pub async fn resume(&self) -> Result<usize> {
+    /// Boot: starts again every group of `stored` (the store's groups as boot read them) that
+    /// was running (or would restart under its policy), in one transaction first, so none
+    /// shows a stale `Running` before its ports are bound again. Their names were published
+    /// from the same list before any listener answered ([`publish_stored`]).
+    pub async fn resume(&self, stored: &[GroupRow]) -> Result<usize> {
+        let ids: HashSet<i64> = stored
+            .iter()
+            .filter(|g| should_resume(g))
+            .map(|g| g.id)
+            .collect();
         let resumed = self
             .store
-            .run(|s| {
-                let ids: HashSet<i64> = s
-                    .list_groups(None, None)?
-                    .iter()
-                    .filter(|g| should_resume(g))
-                    .map(|g| g.id)
-                    .collect();
+            .run(move |s| {
                 s.restart_groups(&ids.iter().copied().collect::<Vec<_>>())?;
                 // Read back as restarted: new generation, containers waiting.
                 let groups = s.list_groups(None, None)?;
