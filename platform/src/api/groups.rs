@@ -21,10 +21,9 @@ use std::collections::HashMap;
 type Q = Query<HashMap<String, String>>;
 
 fn api_version(q: &Q) -> String {
-    q.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("api-version"))
-        .map(|(_, v)| v.clone())
+    super::paths::query_value(q, "api-version")
         .unwrap_or_default()
+        .to_string()
 }
 
 fn check_rg_name(rg: &str) -> ApiResult<()> {

@@ -41,9 +41,9 @@ pub async fn logs(
     Path((sub, rg, name, container)): Path<(String, String, String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let tail = match q.iter().find(|(k, _)| k.eq_ignore_ascii_case("tail")) {
+    let tail = match super::paths::query_value(&q, "tail") {
         None => None,
-        Some((_, v)) => Some(v.parse::<usize>().map_err(|_| {
+        Some(v) => Some(v.parse::<usize>().map_err(|_| {
             ApiError::bad_request(
                 "InvalidRequestContent",
                 format!("'tail' must be a whole number, not '{v}'."),

@@ -111,9 +111,7 @@ fn resource_group_list(subscription: &str) -> Value {
 }
 
 fn skip_token(q: &HashMap<String, String>) -> Option<&str> {
-    q.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(SKIP_TOKEN))
-        .map(|(_, v)| v.as_str())
+    super::paths::query_value(q, SKIP_TOKEN)
 }
 
 fn checksum(list: &Value, payload: &[u8]) -> [u8; CHECK_BYTES] {

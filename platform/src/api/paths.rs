@@ -1,11 +1,20 @@
 //! ARM paths as they arrive: matched without case and with empty segments tolerated
-//! (`canonical_path`), rewritten before routing (`app`), and `fuzz_one`, the body of the
-//! fuzz target over what the API does with a request before it reaches the domain layer.
+//! (`canonical_path`), rewritten before routing (`app`), their query parameters read
+//! without case (`query_value`), and `fuzz_one`, the body of the fuzz target over what the
+//! API does with a request before it reaches the domain layer.
 
 use super::{AppRef, router};
 use axum::Router;
 use axum::extract::Request;
 use axum::response::Response;
+use std::collections::HashMap;
+
+/// The value of query parameter `name`, matched without case as ARM matches it.
+pub fn query_value<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    q.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
 
 /// ARM matches fixed path segments without case and tolerates empty segments (`az container
 /// create --file` sends `Microsoft.ContainerInstance//containerGroups`). This rewrites a
