@@ -130,13 +130,8 @@ mod tests {
         let (dir, store, scope, base) = fresh("batch");
         let g = store
             .put_group(PutGroup {
-                scope: &scope,
-                name: "a",
-                spec: &spec("a"),
-                ip_pool: (base, base + 3),
-                max_groups_per_subscription: 100,
-                fqdn: &|_| None,
                 operation: Some(("op-1", "/rid")),
+                ..PutGroup::plain(&scope, "a", &spec("a"), (base, base + 3))
             })
             .unwrap()
             .group;

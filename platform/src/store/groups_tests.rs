@@ -17,6 +17,27 @@ pub(in crate::store) fn spec(name: &str) -> ContainerGroupSpec {
     container_group(&body, name, "local", &limits, &|_| Ok(())).expect("a valid group")
 }
 
+impl<'a> PutGroup<'a> {
+    /// A put of `spec` as `name` with no DNS name label, no async operation and a quota of
+    /// 100, for tests to vary with `..`.
+    pub(in crate::store) fn plain(
+        scope: &'a Scope,
+        name: &'a str,
+        spec: &'a ContainerGroupSpec,
+        ip_pool: (u32, u32),
+    ) -> PutGroup<'a> {
+        PutGroup {
+            scope,
+            name,
+            spec,
+            ip_pool,
+            max_groups_per_subscription: 100,
+            fqdn: &|_| None,
+            operation: None,
+        }
+    }
+}
+
 /// A fresh store in a directory of its own (removed first), with the scope and the first
 /// pool address the tests use.
 pub(in crate::store) fn fresh(tag: &str) -> (std::path::PathBuf, Store, Scope, u32) {
@@ -37,15 +58,7 @@ fn ips_go_upward_then_fill_the_gaps_then_run_out() {
     let pool = (base, base + 3);
     let put = |name: &str| {
         store
-            .put_group(PutGroup {
-                scope: &scope,
-                name,
-                spec: &spec(name),
-                ip_pool: pool,
-                max_groups_per_subscription: 100,
-                fqdn: &|_| None,
-                operation: None,
-            })
+            .put_group(PutGroup::plain(&scope, name, &spec(name), pool))
             .map(|o| (o.group.id, u32::from(o.group.ip.expect("an IP")) - base))
     };
     let ids: Vec<(i64, u32)> = ["a", "b", "c", "d"]
@@ -77,13 +90,8 @@ fn put_all(store: &Store, scope: &Scope, rg: &str, names: &[&str]) -> Vec<i64> {
             spec.ip_address = None;
             store
                 .put_group(PutGroup {
-                    scope: &scope,
-                    name: n,
-                    spec: &spec,
-                    ip_pool: (0, 0),
                     max_groups_per_subscription: 1000,
-                    fqdn: &|_| None,
-                    operation: None,
+                    ..PutGroup::plain(&scope, n, &spec, (0, 0))
                 })
                 .unwrap()
                 .group
@@ -197,13 +205,8 @@ fn the_quota_counts_groups_as_they_come_and_go_and_after_an_upgrade() {
     let path = dir.join("waci.db");
     let put = |store: &Store, name: &str| {
         store.put_group(PutGroup {
-            scope: &scope,
-            name,
-            spec: &spec(name),
-            ip_pool: (base, base + 9),
             max_groups_per_subscription: 2,
-            fqdn: &|_| None,
-            operation: None,
+            ..PutGroup::plain(&scope, name, &spec(name), (base, base + 9))
         })
     };
     let a = put(&store, "a").unwrap().group.id;

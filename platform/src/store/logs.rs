@@ -287,13 +287,8 @@ pub(crate) mod tests {
         };
         let g = store
             .put_group(PutGroup {
-                scope: &scope,
-                name: "g",
-                spec: &spec,
-                ip_pool: (1, 10),
                 max_groups_per_subscription: 10,
-                fqdn: &|_| None,
-                operation: None,
+                ..PutGroup::plain(&scope, "g", &spec, (1, 10))
             })
             .unwrap()
             .group;

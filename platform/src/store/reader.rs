@@ -239,15 +239,7 @@ mod tests {
     async fn a_read_waits_for_a_held_connection_off_the_reactor() {
         let (dir, store, scope, base) = fresh("read");
         store
-            .put_group(PutGroup {
-                scope: &scope,
-                name: "a",
-                spec: &spec("a"),
-                ip_pool: (base, base + 3),
-                max_groups_per_subscription: 100,
-                fqdn: &|_| None,
-                operation: None,
-            })
+            .put_group(PutGroup::plain(&scope, "a", &spec("a"), (base, base + 3)))
             .unwrap();
         // Another thread holds the connection for a while, as a commit with its fsync does.
         let held = store.clone();
