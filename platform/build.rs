@@ -19,6 +19,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("log-flood", "log-flood.wasm"),
     ("files-http", "files_http.wasm"),
     ("sandbox-probe", "sandbox-probe.wasm"),
+    ("spin", "spin.wasm"),
 ];
 
 fn main() {

@@ -8,7 +8,8 @@
 //! - `probe.rs`: a bare HTTP GET, to wait for a first 200
 //! - `tools.rs`: `wrk`, `dnsperf`, `hyperfine` and their reports
 //! - `report.rs`, `stats.rs`: the figures, the table, the JSON; percentiles
-//! - `sections/`: one module per benchmark (start-up, throughput, density, names, logs)
+//! - `sections/`: one module per benchmark (start-up, throughput, neighbours, logs, names,
+//!   density)
 
 mod peers;
 mod probe;
@@ -46,7 +47,7 @@ struct Args {
     /// Where the figures go as JSON
     #[arg(long)]
     out: PathBuf,
-    /// Run only these sections (comma-separated): startup, throughput, density, names, logs
+    /// Run only these sections (comma-separated): startup, throughput, neighbours, logs, names, density
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Creates per start-up measurement (default 1000; 100 with --quick)
@@ -123,6 +124,8 @@ pub struct Guests {
     pub hello_http: PathBuf,
     pub hello_cli: PathBuf,
     pub log_flood: PathBuf,
+    pub spin: PathBuf,
+    pub memory_hog: PathBuf,
 }
 
 impl Guests {
@@ -151,6 +154,8 @@ impl Guests {
             hello_http: dir.join("hello-http.wasm"),
             hello_cli: dir.join("hello-cli.wasm"),
             log_flood: dir.join("log-flood.wasm"),
+            spin: dir.join("spin.wasm"),
+            memory_hog: dir.join("memory-hog.wasm"),
         })
     }
 }
@@ -166,6 +171,8 @@ pub struct Ctx {
     pub hello_http_cwasm: PathBuf,
     pub hello_cli_cwasm: PathBuf,
     pub log_flood_cwasm: PathBuf,
+    pub spin_cwasm: PathBuf,
+    pub memory_hog_cwasm: PathBuf,
     /// Scratch space of this run: data dirs, zone files, outputs.
     pub work: PathBuf,
 }
@@ -191,6 +198,8 @@ async fn main() -> anyhow::Result<()> {
     wasmtime.compile(&guests.hello_http, &cwasm("hello-http"))?;
     wasmtime.compile(&guests.hello_cli, &cwasm("hello-cli"))?;
     wasmtime.compile(&guests.log_flood, &cwasm("log-flood"))?;
+    wasmtime.compile(&guests.spin, &cwasm("spin"))?;
+    wasmtime.compile(&guests.memory_hog, &cwasm("memory-hog"))?;
     let ctx = Ctx {
         sizes,
         waci_bin: args.waci.clone(),
@@ -198,6 +207,8 @@ async fn main() -> anyhow::Result<()> {
         hello_http_cwasm: cwasm("hello-http"),
         hello_cli_cwasm: cwasm("hello-cli"),
         log_flood_cwasm: cwasm("log-flood"),
+        spin_cwasm: cwasm("spin"),
+        memory_hog_cwasm: cwasm("memory-hog"),
         wasmtime,
         guests,
         work: work.clone(),

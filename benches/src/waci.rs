@@ -93,6 +93,24 @@ impl Waci {
         Ok(r)
     }
 
+    /// DELETE a group.
+    pub async fn delete(&self, name: &str) -> anyhow::Result<()> {
+        self.call("DELETE", &Self::group_path(name), None).await?;
+        Ok(())
+    }
+
+    /// `/metrics`, as the admin reads it.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        Ok(self.call("GET", "/metrics", None).await?.text)
+    }
+
+    /// One GET of a group, timed to its answer.
+    pub async fn timed_get(&self, name: &str) -> anyhow::Result<Duration> {
+        let t = Instant::now();
+        self.call("GET", &Self::group_path(name), None).await?;
+        Ok(t.elapsed())
+    }
+
     pub fn group_path(name: &str) -> String {
         arm::group_path_in(SUB, RG, name)
     }

@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// Log lines kept per container before the oldest are dropped
     #[arg(long, env = "WACI_MAX_LOG_LINES", default_value_t = waci_platform::logs::DEFAULT_MAX_LINES)]
     max_log_lines: u64,
+    /// Threads that run guest code: the cores guests share, in proportion to their CPU
+    /// requests (default: every core)
+    #[arg(long, env = "WACI_GUEST_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    guest_threads: Option<u16>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -80,6 +84,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         request_timeout: Duration::from_secs(args.request_timeout),
         max_log_lines: args.max_log_lines,
+        guest_threads: args
+            .guest_threads
+            .map_or_else(waci_platform::runtime::engine::default_guest_threads, usize::from),
         max_runtime: (args.max_runtime > 0).then(|| Duration::from_secs(args.max_runtime)),
         max_groups_per_subscription: args.max_groups_per_subscription,
         api_url: Default::default(),

@@ -24,6 +24,9 @@ pub struct Config {
     /// Container groups one subscription may hold (ACI's default quota is 100 per region).
     pub max_groups_per_subscription: u64,
     pub max_log_lines: u64,
+    /// Threads of the guest pool, where guest code runs (ARCHITECTURE.md "CPU"): the cores
+    /// guests share. Defaults to every core.
+    pub guest_threads: usize,
     /// The API's base URL once bound (port 0 resolved), for async-operation headers.
     pub api_url: OnceLock<String>,
 }

@@ -344,7 +344,7 @@ fn encode_containers(
         }
     }
     type Read<'a> = &'a dyn Fn(i64, &Arc<str>, &crate::runtime::ContainerStats) -> u64;
-    let counters: [(&str, &str, Read); 4] = [
+    let counters: [(&str, &str, Read); 5] = [
         (
             "waci_container_instances_started",
             "Instances started: one per service request, one per command run.",
@@ -354,6 +354,11 @@ fn encode_containers(
             "waci_container_restarts",
             "Runs of a command container started again under the restart policy.",
             &|_, _, s| s.restarts.load(Relaxed),
+        ),
+        (
+            "waci_container_cpu_throttles",
+            "Times a slice of a container's guests was held back by its CPU limit (limits.cpu).",
+            &|_, _, s| s.throttled().1,
         ),
         (
             "waci_container_log_lines_stored",
@@ -372,14 +377,24 @@ fn encode_containers(
             ConstCounter::new(read(g.id, c, s)).encode(m.encode_family(&labels(g, c))?)?;
         }
     }
-    let mut m = e.encode_descriptor(
-        "waci_container_cpu_seconds",
-        "Seconds a container's guests ran on the platform's threads (the time of their polls, instantiation included): CPU time but for moments the OS preempted the thread.",
-        None,
-        MetricType::Counter,
-    )?;
-    for (g, c, s) in all() {
-        ConstCounter::new(s.cpu_seconds()).encode(m.encode_family(&labels(g, c))?)?;
+    type Seconds<'a> = &'a dyn Fn(&crate::runtime::ContainerStats) -> f64;
+    let seconds: [(&str, &str, Seconds); 2] = [
+        (
+            "waci_container_cpu_seconds",
+            "Seconds of CPU a container's guests used (the thread CPU time of their slices, instantiation included).",
+            &|s| s.cpu_seconds(),
+        ),
+        (
+            "waci_container_cpu_throttled_seconds",
+            "Seconds a container's guests waited because they had used their CPU limit (limits.cpu) for the period.",
+            &|s| s.throttled().0,
+        ),
+    ];
+    for (name, help, read) in seconds {
+        let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for (g, c, s) in all() {
+            ConstCounter::new(read(s)).encode(m.encode_family(&labels(g, c))?)?;
+        }
     }
     let mut m = e.encode_descriptor(
         "waci_container_memory_bytes",

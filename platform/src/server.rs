@@ -79,7 +79,7 @@ pub async fn serve(
     let token = admin_token(&config.data_dir)?;
     let tenant = store.setting("tenant", || uuid::Uuid::new_v4().to_string())?;
     let logs = LogHub::start(store.clone(), config.max_log_lines);
-    let engines = Engines::new(config.data_dir.join("cache"))?;
+    let engines = Engines::with_guest_threads(config.data_dir.join("cache"), config.guest_threads)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {} for the API: {e}", config.listen))?;

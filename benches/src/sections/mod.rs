@@ -4,6 +4,7 @@
 mod density;
 mod logs;
 mod names;
+mod neighbours;
 mod startup;
 mod throughput;
 
@@ -31,6 +32,10 @@ pub const ALL: &[Section] = &[
     Section {
         name: "throughput",
         run: |c, r| Box::pin(throughput::run(c, r)),
+    },
+    Section {
+        name: "neighbours",
+        run: |c, r| Box::pin(neighbours::run(c, r)),
     },
     Section {
         name: "logs",

@@ -167,10 +167,24 @@ pub(super) fn resources(p: &At<'_>) -> Res<(ResourceRequests, ResourceLimits)> {
         },
     };
     let limits = match r.as_ref().map(|r| r.obj("limits")).transpose()?.flatten() {
-        Some(l) => ResourceLimits {
-            cpu: positive(&l, "cpu")?,
-            memory_gb: positive(&l, "memoryInGB")?,
-        },
+        Some(l) => {
+            let limits = ResourceLimits {
+                cpu: positive(&l, "cpu")?,
+                memory_gb: positive(&l, "memoryInGB")?,
+            };
+            // A limit below the request could never be honoured: the request is what the
+            // container is guaranteed.
+            if let Some(cpu) = limits.cpu.filter(|cpu| *cpu < requests.cpu) {
+                return Err(invalid(
+                    &l.field("cpu"),
+                    format!(
+                        "The CPU limit {cpu} is below the CPU request {}; a limit must be at least the request.",
+                        requests.cpu
+                    ),
+                ));
+            }
+            limits
+        }
         None => ResourceLimits::default(),
     };
     Ok((requests, limits))

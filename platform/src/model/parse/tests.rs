@@ -72,6 +72,21 @@ fn fields_are_checked_and_blamed() {
         },
         Some("properties.containers"),
     );
+    // A CPU limit may equal the request or exceed it, never fall below it.
+    check(
+        |b| {
+            b["properties"]["containers"][0]["properties"]["resources"]["limits"] =
+                json!({"cpu": 1})
+        },
+        None,
+    );
+    check(
+        |b| {
+            b["properties"]["containers"][0]["properties"]["resources"]["limits"] =
+                json!({"cpu": 0.5})
+        },
+        Some("properties.containers[0].properties.resources.limits.cpu"),
+    );
     check(
         |b| b["properties"]["containers"][0]["properties"]["image"] = json!("nope"),
         Some("properties.containers[0].properties.image"),

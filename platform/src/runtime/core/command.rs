@@ -62,7 +62,8 @@ pub fn classify(e: &wasmtime::Error) -> Exit {
     Exit::Trap(text.lines().next().unwrap_or("unknown error").to_string())
 }
 
-/// Runs the command to its end, its cancellation, or `max_runtime`.
+/// Runs the command to its end, its cancellation, or `max_runtime`, on the guest pool with
+/// its slices scheduled by the sandbox's share of the cores.
 pub async fn run_once(
     engines: &Engines,
     pre: &CommandPre<Host>,
@@ -74,27 +75,32 @@ pub async fn run_once(
         Ok(s) => s,
         Err(e) => return Exit::Trap(e.to_string()),
     };
-    let run = async {
+    let pre = pre.clone();
+    let run = Box::pin(async move {
         let command = pre.instantiate_async(&mut store).await?;
         command.wasi_cli_run().call_run(&mut store).await
-    };
-    // Each poll runs the guest: its time is the container's.
-    let mut run = std::pin::pin!(run);
-    let stats = sandbox.stats.clone();
-    let run = std::future::poll_fn(move |cx| stats.timed(|| run.as_mut().poll(cx)));
+    });
+    let mut task = engines.cpu.spawn(sandbox.gate(run));
     let limit = async {
         match max_runtime {
             Some(d) => tokio::time::sleep(d).await,
             None => std::future::pending().await,
         }
     };
-    tokio::select! {
-        r = run => match r {
-            Ok(Ok(())) => Exit::Code(0),
-            Ok(Err(())) => Exit::Code(1),
-            Err(e) => classify(&e),
+    let cut = tokio::select! {
+        r = &mut task => return match r {
+            Ok(Ok(Ok(()))) => Exit::Code(0),
+            Ok(Ok(Err(()))) => Exit::Code(1),
+            Ok(Err(e)) => classify(&e),
+            // The guest pool is gone: the platform is shutting down.
+            Err(_) => Exit::Cancelled,
         },
         _ = cancel.cancelled() => Exit::Cancelled,
         _ = limit => Exit::Timeout,
-    }
+    };
+    // The instance ends (its memory given back) before the run is reported over; it ends at
+    // its current slice's end, within one tick.
+    task.abort();
+    let _ = task.await;
+    cut
 }

@@ -4,6 +4,7 @@
 //! Invariant: a component is compiled at most once per content digest and engine build;
 //! the result is kept on disk (`<data dir>/cache`) and in memory as a ready `*Pre`.
 
+use super::cpu::Scheduler;
 use super::host::Host;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -18,7 +19,8 @@ use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 /// How often the epoch advances. A running guest yields to the scheduler once per tick, so
-/// this bounds how long a busy guest can hold a core before others get a turn.
+/// this is the longest slice of guest code (see `cpu.rs`): how long a busy guest can hold a
+/// slot before other containers waiting for one get a turn.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// Instances alive at once across the platform (requests in flight plus running commands).
@@ -71,6 +73,8 @@ pub struct Engines {
     pub engine: Engine,
     /// Counted by every load.
     pub cache: CacheStats,
+    /// Where guest code runs and how the cores are shared (`cpu.rs`).
+    pub cpu: Arc<Scheduler>,
     linker: Linker<Host>,
     cache_dir: PathBuf,
     /// Hash of the engine's code-compatibility settings, part of every cache file name.
@@ -78,8 +82,19 @@ pub struct Engines {
     loaded: Mutex<HashMap<String, Arc<OnceCell<Arc<Loaded>>>>>,
 }
 
+/// The threads of the guest pool when not told: one per core the process may use.
+pub fn default_guest_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 impl Engines {
+    /// The engine, with a guest pool of one thread per core.
     pub fn new(cache_dir: PathBuf) -> anyhow::Result<Arc<Engines>> {
+        Self::with_guest_threads(cache_dir, default_guest_threads())
+    }
+
+    /// The engine, with a guest pool of `threads` threads (and as many slots).
+    pub fn with_guest_threads(cache_dir: PathBuf, threads: usize) -> anyhow::Result<Arc<Engines>> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(POOL_INSTANCES)
             .total_core_instances(POOL_INSTANCES * 4)
@@ -103,9 +118,12 @@ impl Engines {
         let compat = h.finish();
         std::fs::create_dir_all(&cache_dir)?;
         spawn_ticker(&engine);
+        let cpu = Scheduler::new(threads)?;
+        cpu.set_engine(engine.weak());
         Ok(Arc::new(Engines {
             engine,
             cache: CacheStats::default(),
+            cpu,
             linker,
             cache_dir,
             compat,

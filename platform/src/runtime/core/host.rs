@@ -126,6 +126,11 @@ pub struct Sandbox {
     pub forbidden: Arc<[std::net::SocketAddr]>,
     /// What the container's instances do, counted (fresh unless [`Sandbox::with_stats`]).
     pub stats: Arc<ContainerStats>,
+    /// `requests.cpu` and `limits.cpu`, for [`Sandbox::with_cpu`].
+    cpu_request: f64,
+    cpu_limit: Option<f64>,
+    /// The container's claim on the cores; without one its slices run unscheduled.
+    cpu: Option<Arc<super::cpu::Share>>,
 }
 
 impl Sandbox {
@@ -165,6 +170,35 @@ impl Sandbox {
             logs,
             forbidden,
             stats: Arc::default(),
+            cpu_request: c.requests.cpu,
+            cpu_limit: c.limits.cpu,
+            cpu: None,
+        }
+    }
+
+    /// The same sandbox, its slices scheduled by `scheduler` by the container's CPU request
+    /// and limit (after [`Sandbox::with_stats`]: the share counts into the sandbox's stats).
+    pub fn with_cpu(mut self, scheduler: &Arc<super::cpu::Scheduler>) -> Sandbox {
+        self.cpu = Some(super::cpu::Share::new(
+            scheduler.clone(),
+            self.cpu_request,
+            self.cpu_limit,
+            self.stats.clone(),
+        ));
+        self
+    }
+
+    /// The container's claim on the cores, if scheduled.
+    pub fn cpu(&self) -> Option<&Arc<super::cpu::Share>> {
+        self.cpu.as_ref()
+    }
+
+    /// `run` (a run of one of its instances) with each slice scheduled by the container's
+    /// share and counted into its stats.
+    pub fn gate<F: std::future::Future + Unpin>(&self, run: F) -> super::cpu::Gated<F> {
+        match &self.cpu {
+            Some(share) => share.gate(run),
+            None => super::cpu::Gated::ungated(run, self.stats.clone()),
         }
     }
 

@@ -9,6 +9,7 @@
 //! (`runtime::supervisor`) sits on top and is the only part of `runtime` that knows the store.
 
 pub mod command;
+pub mod cpu;
 pub mod engine;
 pub mod host;
 mod outgoing;

@@ -7,6 +7,7 @@
 //! answer), each a named constant below; the control API's are chosen in `api` alone.
 
 use super::command::{Exit, classify};
+use super::cpu::{Gated, Scheduler};
 use super::engine::Engines;
 use super::host::{Host, Sandbox};
 use bytes::Bytes;
@@ -147,26 +148,43 @@ impl Service {
             });
             ended
         });
-        // The instance runs on this connection's task: a small guest answers and ends in a
-        // single poll, with no task of its own and no wake-up across threads. The time limit
-        // bounds the wait for the answer too, as the instance ends at it.
+        // The first slice runs on this connection's task: a small guest answers and ends in
+        // it, with no task of its own and no wake-up across threads. The time limit bounds
+        // the wait for the answer too, as the instance ends at it.
         let first = std::future::poll_fn(|cx| {
             if let Poll::Ready(answer) = Pin::new(&mut rx).poll(cx) {
-                return Poll::Ready(Ok(answer));
+                return Poll::Ready(First::Answered(answer));
             }
-            Pin::new(&mut run).poll(cx).map(Err)
+            match Pin::new(&mut run).poll(cx) {
+                Poll::Ready(ended) => Poll::Ready(First::Ended(ended)),
+                // Still running after its first slice: the rest goes to the guest pool.
+                Poll::Pending if run.has_run() => Poll::Ready(First::Going),
+                // Waiting for its first slot.
+                Poll::Pending => Poll::Pending,
+            }
         })
         .await;
         let (answer, ended) = match first {
-            // Answered while still running (a streamed body, work after the answer): the
-            // rest of the run goes on in a task of its own.
-            Ok(Ok(answer)) => {
-                run.detach();
+            // Answered (a streamed body, work after the answer): the rest of the run goes on
+            // in the guest pool.
+            First::Answered(Ok(answer)) => {
+                drop(run.detach());
                 return answered(answer);
             }
             // The guest dropped its response outparam unset; its end says why.
-            Ok(Err(_)) => (None, run.await),
-            Err(ended) => (rx.try_recv().ok(), ended),
+            First::Answered(Err(_)) => (None, Run::ended(run.detach()).await),
+            First::Ended(ended) => (rx.try_recv().ok(), ended),
+            First::Going => {
+                let mut rest = run.detach();
+                tokio::select! {
+                    biased;
+                    answer = &mut rx => match answer {
+                        Ok(answer) => return answered(answer),
+                        Err(_) => (None, Run::ended(rest).await),
+                    },
+                    ended = &mut rest => (rx.try_recv().ok(), Run::ended_with(ended)),
+                }
+            }
         };
         if let Some(answer) = answer {
             return answered(answer);
@@ -211,30 +229,38 @@ enum Ended {
     Cut,
 }
 
-/// A request's instance, run on the handler's task until it ends. If the handler is done
-/// first (the guest answered and goes on, or its client left), the rest of the run moves to
-/// a task of its own, so a guest never stops halfway because its client left. Once the
-/// group stops, a run still going gets the drain grace and is then cut, wherever it runs; a
-/// run whose connection is dropped during a stop (its grace is over) is cut at once.
+/// How the first slice of a request's run left it.
+enum First {
+    Answered(Result<Answer, tokio::sync::oneshot::error::RecvError>),
+    Ended(Ended),
+    Going,
+}
+
+/// A request's instance. Its first slice runs on the handler's task; the rest of it, or all
+/// of it if the handler is done first (its client left), goes on in the guest pool, so a
+/// guest never stops halfway because its client left. Once the group stops, a run still
+/// going gets the drain grace and is then cut, wherever it runs; a run whose connection is
+/// dropped during a stop (its grace is over) is cut at once.
 struct Run {
-    run: Option<Pin<Box<dyn Future<Output = Ended> + Send>>>,
-    /// Where the time of each poll of the run (the guest running) is counted.
-    stats: Arc<super::stats::ContainerStats>,
+    /// Each poll a slice of guest code, scheduled by the container's share of the cores.
+    run: Option<Gated<Pin<Box<dyn Future<Output = Ended> + Send>>>>,
+    pool: Arc<Scheduler>,
     /// Armed the first time the run does not end in one poll: the stop, then the grace.
     cut: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     stopping: CancellationToken,
     runs: TaskTracker,
     /// Counts this run among the service's runs until it is dropped.
     _counted: TaskTrackerToken,
-    /// Already the task of its own: dropping it never moves it again.
+    /// Already on the guest pool: dropping it never moves it again.
     detached: bool,
 }
 
 impl Run {
     fn new(service: &Service, run: impl Future<Output = Ended> + Send + 'static) -> Run {
+        let run: Pin<Box<dyn Future<Output = Ended> + Send>> = Box::pin(run);
         Run {
-            run: Some(Box::pin(run)),
-            stats: service.sandbox.stats.clone(),
+            run: Some(service.sandbox.gate(run)),
+            pool: service.engines.cpu.clone(),
             cut: None,
             stopping: service.stopping.clone(),
             runs: service.runs.clone(),
@@ -243,18 +269,16 @@ impl Run {
         }
     }
 
-    /// Lets the rest of the run go on in a task of its own.
-    fn detach(&mut self) {
-        if self.run.is_none() {
-            return;
-        }
-        // Outside a runtime (the platform shutting down) there is nothing to finish on.
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
+    /// Whether a slice of the guest has run (rather than still waiting for its first slot).
+    fn has_run(&self) -> bool {
+        self.run.as_ref().is_none_or(|r| r.slices() > 0)
+    }
+
+    /// Moves the rest of the run to the guest pool; its end comes through the handle.
+    fn detach(&mut self) -> tokio::task::JoinHandle<Ended> {
         let rest = Run {
             run: self.run.take(),
-            stats: self.stats.clone(),
+            pool: self.pool.clone(),
             cut: self.cut.take(),
             stopping: self.stopping.clone(),
             runs: self.runs.clone(),
@@ -262,7 +286,17 @@ impl Run {
             detached: true,
         };
         // `rest` counts itself among the runs, as this one did.
-        drop(rt.spawn(rest));
+        self.pool.spawn(rest)
+    }
+
+    /// How a detached run ended: cut if the guest pool went away first (the platform
+    /// stopping).
+    async fn ended(rest: tokio::task::JoinHandle<Ended>) -> Ended {
+        Self::ended_with(rest.await)
+    }
+
+    fn ended_with(r: Result<Ended, tokio::task::JoinError>) -> Ended {
+        r.unwrap_or(Ended::Cut)
     }
 }
 
@@ -273,7 +307,7 @@ impl Future for Run {
         let Some(run) = this.run.as_mut() else {
             return Poll::Pending;
         };
-        if let Poll::Ready(ended) = this.stats.timed(|| run.as_mut().poll(cx)) {
+        if let Poll::Ready(ended) = Pin::new(run).poll(cx) {
             this.run = None;
             return Poll::Ready(ended);
         }
@@ -295,8 +329,8 @@ impl Future for Run {
 
 impl Drop for Run {
     fn drop(&mut self) {
-        if !self.detached && !self.stopping.is_cancelled() {
-            self.detach();
+        if !self.detached && self.run.is_some() && !self.stopping.is_cancelled() {
+            drop(self.detach());
         }
     }
 }

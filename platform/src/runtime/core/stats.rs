@@ -25,9 +25,13 @@ pub struct ContainerStats {
     pub restarts: AtomicU64,
     /// Bytes of linear memory held by the container's live instances.
     memory: AtomicI64,
-    /// Nanoseconds the container's guests spent running: the polls of their runs, which
-    /// execute guest code (and its instantiation) on a platform thread.
+    /// Nanoseconds of CPU the container's guests used: the thread CPU time of each slice
+    /// of their runs (guest code and its instantiation).
     busy_nanos: AtomicU64,
+    /// Nanoseconds its slices waited because it had used its CPU limit for the period.
+    throttled_nanos: AtomicU64,
+    /// Times one of its slices was held back by its CPU limit.
+    throttles: AtomicU64,
 }
 
 /// A latency histogram read at one moment: each bucket's own count (not cumulative: the
@@ -80,20 +84,29 @@ impl ContainerStats {
         u64::try_from(self.memory.load(Relaxed)).unwrap_or(0)
     }
 
-    /// Seconds the container's guests have run on the platform's threads: CPU time, but for
-    /// the moments the OS took the thread away mid-poll.
+    /// Seconds of CPU the container's guests have used.
     pub fn cpu_seconds(&self) -> f64 {
         self.busy_nanos.load(Relaxed) as f64 / 1e9
     }
 
-    /// Runs `poll` (one poll of a guest's run) and counts the time it took as the guest's.
-    /// Two reads of the monotonic clock (vDSO, no system call): the request path stays cheap.
-    pub fn timed<T>(&self, poll: impl FnOnce() -> T) -> T {
-        let start = std::time::Instant::now();
-        let out = poll();
-        let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    /// Seconds its guests waited because they had used their CPU limit, and how many times.
+    pub fn throttled(&self) -> (f64, u64) {
+        (
+            self.throttled_nanos.load(Relaxed) as f64 / 1e9,
+            self.throttles.load(Relaxed),
+        )
+    }
+
+    /// A slice of guest code used `nanos` of CPU.
+    pub(super) fn add_cpu_nanos(&self, nanos: u64) {
         self.busy_nanos.fetch_add(nanos, Relaxed);
-        out
+    }
+
+    /// A slice was held back `wait` by the CPU limit.
+    pub(super) fn add_throttled(&self, wait: Duration) {
+        let nanos = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+        self.throttled_nanos.fetch_add(nanos, Relaxed);
+        self.throttles.fetch_add(1, Relaxed);
     }
 
     /// An instance's memory grew (or, negative, was given back at its end).
@@ -123,14 +136,13 @@ mod tests {
     }
 
     #[test]
-    fn the_time_of_a_guests_polls_is_counted() {
+    fn cpu_and_throttled_time_add_up() {
         let s = ContainerStats::default();
         assert_eq!(s.cpu_seconds(), 0.0);
-        let answer = s.timed(|| {
-            std::thread::sleep(Duration::from_millis(20));
-            7
-        });
-        assert_eq!(answer, 7);
-        assert!(s.cpu_seconds() >= 0.020, "{}", s.cpu_seconds());
+        s.add_cpu_nanos(1_500_000_000);
+        s.add_cpu_nanos(500_000_000);
+        s.add_throttled(Duration::from_millis(250));
+        assert_eq!(s.cpu_seconds(), 2.0);
+        assert_eq!(s.throttled(), (0.25, 1));
     }
 }

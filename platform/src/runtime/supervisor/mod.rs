@@ -65,9 +65,13 @@ pub(super) async fn supervise(
 }
 
 /// The sandbox every run of container `c` gets: its volumes at their mount paths, its output
-/// into the platform's logs.
-fn sandbox(ctx: &GroupCtx, c: &Container, mounts: &impl Fn(&Container) -> Vec<Mount>) -> Sandbox {
-    Sandbox::new(
+/// into the platform's logs, its share of the cores (its first throttle an event).
+fn sandbox(
+    ctx: &Arc<GroupCtx>,
+    c: &Container,
+    mounts: &impl Fn(&Container) -> Vec<Mount>,
+) -> Sandbox {
+    let sandbox = Sandbox::new(
         ctx.id,
         c,
         mounts(c),
@@ -75,4 +79,24 @@ fn sandbox(ctx: &GroupCtx, c: &Container, mounts: &impl Fn(&Container) -> Vec<Mo
         ctx.rt.config.forbidden.clone(),
     )
     .with_stats(ctx.rt.container_stats(ctx.id, &c.name))
+    .with_cpu(&ctx.rt.engines.cpu);
+    if let (Some(share), Some(limit)) = (sandbox.cpu(), c.limits.cpu) {
+        // Told from a guest's slice, on the guest pool: the event is written from the
+        // platform's runtime.
+        let (weak, name) = (Arc::downgrade(ctx), c.name.clone());
+        let platform = tokio::runtime::Handle::current();
+        share.on_throttle(move || {
+            let Some(ctx) = weak.upgrade() else {
+                return;
+            };
+            let message = format!(
+                "Container {name} reached its CPU limit of {limit} cores and is throttled: it runs at most {limit} of a core over each period of {} ms",
+                crate::runtime::core::cpu::PERIOD.as_millis()
+            );
+            platform.spawn(async move {
+                ctx.event(Some(&name), "Throttled", message, true).await;
+            });
+        });
+    }
+    sandbox
 }
