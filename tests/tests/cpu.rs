@@ -155,13 +155,15 @@ async fn the_platform_answers_while_guests_spin_and_hog_memory() {
 #[tokio::test]
 async fn a_cpu_limit_throttles_a_container_and_shows_it() {
     let p = TestPlatform::start().await;
-    start_spinning(&p, "limited", spinner(0.25, Some(0.25))).await;
+    // A twentieth of a core: 5 ms per 100 ms period, less than one slice, so the guest is
+    // throttled in every period it runs, however busy the machine.
+    start_spinning(&p, "limited", spinner(0.05, Some(0.05))).await;
     start_spinning(&p, "free", spinner(1.0, None)).await;
 
     let (got, window) = cpu_over(&p, &["limited", "free"], Duration::from_secs(3)).await;
-    // The cap is an upper bound: a busy machine can only give the guest less. A quarter of a
-    // core, plus one period's quota and a slice of slack for where the window cuts.
-    let cap = 0.25 * window.as_secs_f64() + 0.025 + 0.05;
+    // The cap is an upper bound: a busy machine can only give the guest less. A twentieth of
+    // a core, plus one period's quota and a slice of slack for where the window cuts.
+    let cap = 0.05 * window.as_secs_f64() + 0.005 + 0.05;
     assert!(
         got[0] <= cap,
         "the limited spinner used {:.3} s of CPU in {window:?} (cap {cap:.3} s); the free one {:.3} s",
@@ -185,7 +187,7 @@ async fn a_cpu_limit_throttles_a_container_and_shows_it() {
     assert_eq!(state(&g), "Running");
     let events = events_text(&g);
     assert!(
-        events.contains("reached its CPU limit of 0.25 cores"),
+        events.contains("reached its CPU limit of 0.05 cores"),
         "{events}"
     );
     let throttled_events = g["properties"]["containers"][0]["properties"]["instanceView"]["events"]

@@ -9,15 +9,18 @@
 //!   hop between threads; whatever is left of the request after that slice moves to the pool.
 //! - **Shares.** A guest runs only while it holds one of the scheduler's *slots*, one per
 //!   pool thread, for one slice at a time (a slice ends at the next epoch tick, or earlier
-//!   when the guest waits for I/O). A freed slot goes to the waiting container with the
-//!   least *virtual runtime*: the CPU it has used divided by its `requests.cpu`, as Linux's
-//!   CFS does with its shares. So under contention containers get cores in proportion to
-//!   their requests; without contention every guest runs at once. A container that waited
-//!   (a service between requests) is placed just behind the busiest ones, not ahead of them
-//!   by all the time it slept, so it gets the next slot but no long monopoly. When such a
-//!   container finds every slot held by containers that have run longer, the scheduler
-//!   advances the engine's epoch, which ends every running slice at once: a waiting request
-//!   is picked up within microseconds, not after a slice of every spinner.
+//!   when the guest waits for I/O). A run that yielded at the end of its slice queues again
+//!   as it gives its slot back, and a freed slot goes to the queued run whose container has
+//!   the least *virtual runtime*: the CPU it has used divided by its `requests.cpu`, as
+//!   Linux's CFS does with its shares. So under contention containers get cores in
+//!   proportion to their requests, per container however many instances it runs; without
+//!   contention every guest runs at once. A container that waited (a service between
+//!   requests) is placed a little ahead of the least-run container ([`WAKE_CREDIT`]), not
+//!   ahead by all the time it slept, so it gets the next slot but no long monopoly. When it
+//!   finds every slot held by containers that have run longer, its slice runs at once
+//!   without a slot, beside them, as CFS preempts for a task that woke: a quiet service's
+//!   request runs on its connection's platform thread the moment it arrives, however many
+//!   spinners hold the slots, and the kernel runs that thread before theirs.
 //! - **Limits.** `limits.cpu` is a bandwidth: per period of [`PERIOD`], a container's guests
 //!   may run `limit × PERIOD` in all; once they have, each of its slices waits for the next
 //!   period (throttled, never killed). The throttled time is counted in its stats, and the
@@ -35,20 +38,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use wasmtime::EngineWeak;
 
 /// The window of a CPU limit: per period, a container runs at most `limit × PERIOD`.
 /// 100 ms, as Linux's CFS bandwidth control.
 pub const PERIOD: Duration = Duration::from_millis(100);
 
-/// How far behind the busiest container a container that waited is placed, in virtual
+/// How far ahead of the least-run container a container that waited is placed, in virtual
 /// nanoseconds: enough to win the next slot, not enough to hold the cores for long.
 const WAKE_CREDIT: u64 = 3_000_000;
 
-/// How far behind every running slice's container a waiting one must be for the scheduler
-/// to end the running slices early (1 ms of virtual runtime): a container that waited gets
-/// in at once; spinners of like weight never cut each other's slices short.
-const KICK_MARGIN: u64 = 1_000_000;
+/// How far behind every running slice's container one must be for its slice to run without
+/// a slot (1 ms of virtual runtime): a container that waited gets in at once; spinners of
+/// like weight never do.
+const BORROW_MARGIN: u64 = 1_000_000;
 
 /// Niceness of the guest pool's threads: with the platform's threads at 0, the kernel gives
 /// the platform about nine tenths of a contended core whenever it has work, and preempts a
@@ -59,10 +61,8 @@ const GUEST_NICE: libc::c_int = 10;
 pub struct Scheduler {
     pool: Pool,
     state: Mutex<State>,
-    /// Advanced to end every running slice at once (see the module's doc).
-    engine: Mutex<Option<EngineWeak>>,
-    /// Kicks so far, for the benchmark and the tests.
-    pub kicks: AtomicU64,
+    /// Slices run without a slot so far (see the module's doc).
+    pub borrowed: AtomicU64,
 }
 
 /// The guest runtime, shut down without waiting when the scheduler goes (a runtime may not
@@ -94,6 +94,31 @@ struct State {
 }
 
 impl State {
+    /// `share`'s virtual runtime for its next slice: no further ahead than a little before
+    /// the least-run container, as the time it spent waiting for I/O or for requests is not
+    /// a credit to spend all at once.
+    fn placed(&self, share: &Share) -> u64 {
+        let floor = self.min_vruntime.saturating_sub(WAKE_CREDIT);
+        let key = share.vruntime.load(Relaxed).max(floor);
+        share.vruntime.fetch_max(key, Relaxed);
+        key
+    }
+
+    fn ticket(&mut self) -> u64 {
+        self.next_ticket += 1;
+        self.next_ticket
+    }
+
+    fn enqueue(&mut self, key: u64) -> Place {
+        let waiter = Arc::new(Waiter {
+            granted: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
+        });
+        let ticket = self.ticket();
+        self.waiting.insert((key, ticket), waiter.clone());
+        (waiter, (key, ticket))
+    }
+
     /// The least virtual runtime among the running and the waiting, never going back: where
     /// a container that waited is placed from.
     fn advance_min(&mut self) {
@@ -156,19 +181,13 @@ impl Scheduler {
                 free: threads,
                 ..State::default()
             }),
-            engine: Mutex::new(None),
-            kicks: AtomicU64::new(0),
+            borrowed: AtomicU64::new(0),
         }))
     }
 
     /// The threads of the guest pool: what the slots are.
     pub fn threads(&self) -> usize {
         self.pool.threads
-    }
-
-    /// The engine whose epoch ends every running slice when a waiting container should run.
-    pub(super) fn set_engine(&self, engine: EngineWeak) {
-        *self.engine.lock().unwrap_or_else(|e| e.into_inner()) = Some(engine);
     }
 
     /// Runs `run` on the guest pool.
@@ -184,89 +203,54 @@ impl Scheduler {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A slot now, if one is free and nobody waits for it.
-    fn try_acquire(&self, vruntime: u64) -> Option<u64> {
+    /// A slice for `share` now, or its place in the queue for the next slot.
+    fn start_slice(&self, share: &Share) -> Start {
         let mut s = self.lock();
-        if s.free == 0 || !s.waiting.is_empty() {
-            return None;
+        let key = s.placed(share);
+        if s.free > 0 && s.waiting.is_empty() {
+            s.free -= 1;
+            let ticket = s.ticket();
+            s.running.push((ticket, key));
+            s.advance_min();
+            return Start::Slot(ticket);
         }
-        s.free -= 1;
-        let ticket = s.next_ticket;
-        s.next_ticket += 1;
-        s.running.push((ticket, vruntime));
-        s.advance_min();
-        Some(ticket)
-    }
-
-    /// Queues a slice of `share` for the next slot; returns its place in the queue.
-    fn wait(&self, share: &Share) -> Place {
-        let mut s = self.lock();
-        let place = Self::enqueue(&mut s, share);
-        // A slot may have been freed between the try and here.
-        if s.free > 0 {
-            Self::grant_next(&mut s);
-        }
-        let behind = Self::behind(&s, &place);
-        drop(s);
-        if behind {
-            self.kick();
-        }
-        place
-    }
-
-    fn enqueue(s: &mut State, share: &Share) -> Place {
-        let waiter = Arc::new(Waiter {
-            granted: AtomicBool::new(false),
-            waker: AtomicWaker::new(),
-        });
-        // Placed no further back than just behind the busiest: the time it spent waiting
-        // for I/O or for requests is not a credit to spend all at once.
-        let floor = s.min_vruntime.saturating_sub(WAKE_CREDIT);
-        let key = share.vruntime.load(Relaxed).max(floor);
-        share.vruntime.fetch_max(key, Relaxed);
-        let ticket = s.next_ticket;
-        s.next_ticket += 1;
-        s.waiting.insert((key, ticket), waiter.clone());
-        (waiter, (key, ticket))
-    }
-
-    /// Whether every slot is held by slices of containers that have run for longer than
-    /// the waiting `place`: then they should end now.
-    fn behind(s: &State, (waiter, (key, _)): &Place) -> bool {
-        s.free == 0
-            && !waiter.granted.load(Relaxed)
+        // Behind every running slice's container: it runs now, beside them (the kernel runs
+        // its thread first if it is the platform's), rather than wait a slice for a slot.
+        if s.free == 0
             && s.running
                 .iter()
-                .all(|&(_, v)| key.saturating_add(KICK_MARGIN) < v)
+                .all(|&(_, v)| key.saturating_add(BORROW_MARGIN) < v)
+        {
+            self.borrowed.fetch_add(1, Relaxed);
+            return Start::Borrowed;
+        }
+        let place = s.enqueue(key);
+        Self::grant_next(&mut s);
+        Start::Queued(place)
     }
 
-    /// The slice holding `ticket` is over. If its run is still runnable (it yielded at the
-    /// end of its slice), it queues again for its next slice in the same step, so the slot
-    /// goes to whoever has the least virtual runtime, itself included.
-    fn finish(&self, ticket: u64, requeue: Option<&Share>) -> Option<Place> {
+    /// A slice is over: its slot (if it held one) goes back, and if its run is still
+    /// runnable (it yielded at the end of its slice) it queues again in the same step, so
+    /// the slot goes to whoever has the least virtual runtime, itself included.
+    fn finish(&self, ticket: Option<u64>, requeue: Option<&Share>) -> Option<Place> {
         let mut s = self.lock();
-        s.running.retain(|&(t, _)| t != ticket);
-        s.free += 1;
-        let place = requeue.map(|share| Self::enqueue(&mut s, share));
-        Self::grant_next(&mut s);
-        let behind = place.as_ref().is_some_and(|p| Self::behind(&s, p));
-        drop(s);
-        if behind {
-            self.kick();
+        if let Some(ticket) = ticket {
+            s.running.retain(|&(t, _)| t != ticket);
+            s.free += 1;
         }
+        let place = requeue.map(|share| {
+            let key = s.placed(share);
+            s.enqueue(key)
+        });
+        Self::grant_next(&mut s);
         place
     }
 
-    fn kick(&self) {
-        let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(engine) = engine.and_then(|e| e.upgrade()) {
-            engine.increment_epoch();
-            self.kicks.fetch_add(1, Relaxed);
-        }
-    }
-
-    /// Gives a free slot to the first waiter, if any.
+    /// Gives a free slot to the first waiter, if there are both.
     fn grant_next(s: &mut State) {
+        if s.free == 0 {
+            return;
+        }
         if let Some(((key, ticket), waiter)) = s.waiting.pop_first() {
             s.free -= 1;
             s.running.push((ticket, key));
@@ -286,6 +270,16 @@ impl Scheduler {
             Self::grant_next(&mut s);
         }
     }
+}
+
+/// How a slice may start.
+enum Start {
+    /// With a slot, by its ticket.
+    Slot(u64),
+    /// Without one: the container is far behind every running one.
+    Borrowed,
+    /// Later: its place in the queue.
+    Queued(Place),
 }
 
 /// Lowers the calling thread's priority to [`GUEST_NICE`] (Linux sets niceness per thread).
@@ -370,14 +364,22 @@ impl Share {
         let limit = self.limit.as_ref()?;
         let mut period = limit.period.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        if now >= period.0 + PERIOD {
-            *period = (now, Duration::ZERO);
+        // Each period that began since refills the quota; what a slice ran over its quota is
+        // owed to the next period, so over time the container gets its limit, not its limit
+        // plus a slice per period.
+        let passed = now.saturating_duration_since(period.0).as_nanos() / PERIOD.as_nanos();
+        if passed > 0 {
+            let passed = u32::try_from(passed).unwrap_or(u32::MAX);
+            period.0 += PERIOD.saturating_mul(passed);
+            period.1 = period.1.saturating_sub(limit.quota.saturating_mul(passed));
         }
         period.1 += Duration::from_nanos(nanos);
         if period.1 < limit.quota {
             return None;
         }
-        let wait = (period.0 + PERIOD).saturating_duration_since(now);
+        // Until the period in which the debt is paid off begins.
+        let owed = u32::try_from(period.1.as_nanos() / limit.quota.as_nanos().max(1)).unwrap_or(u32::MAX);
+        let wait = (period.0 + PERIOD.saturating_mul(owed)).saturating_duration_since(now);
         drop(period);
         if wait.is_zero() {
             return None;
@@ -465,28 +467,21 @@ impl<F: Future + Unpin> Future for Gated<F> {
             return out;
         };
         let scheduler = &share.scheduler;
-        let ticket = match this.place.take() {
-            Some((waiter, key)) => {
+        let start = match this.place.take() {
+            Some(place) => Start::Queued(place),
+            None => scheduler.start_slice(&share),
+        };
+        let ticket = match start {
+            Start::Slot(ticket) => Some(ticket),
+            Start::Borrowed => None,
+            Start::Queued((waiter, key)) => {
                 waiter.waker.register(cx.waker());
                 if !waiter.granted.load(Relaxed) {
                     this.place = Some((waiter, key));
                     return Poll::Pending;
                 }
-                key.1
+                Some(key.1)
             }
-            None => match scheduler.try_acquire(share.vruntime.load(Relaxed)) {
-                Some(ticket) => ticket,
-                None => {
-                    let (waiter, key) = scheduler.wait(&share);
-                    waiter.waker.register(cx.waker());
-                    if waiter.granted.load(Relaxed) {
-                        key.1
-                    } else {
-                        this.place = Some((waiter, key));
-                        return Poll::Pending;
-                    }
-                }
-            },
         };
         // The slice, polled with a waker that tells a yield from a wait.
         let slice_waker = this.waker.get_or_insert_with(|| {
@@ -590,26 +585,44 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_run_dropped_while_waiting_gives_its_place_back() {
+    async fn places_given_up_return_their_slots_and_far_behind_runs_borrow() {
         let scheduler = Scheduler::new(1).unwrap();
-        let hog = Share::new(scheduler.clone(), 1.0, None, Arc::default());
-        let spinning = scheduler.spawn(hog.gate(burner(Duration::from_millis(1))));
-        // Many runs that wait for the one slot and are dropped before they get it.
-        for _ in 0..50 {
-            let other = Share::new(scheduler.clone(), 1.0, None, Arc::default());
-            let waiting = scheduler.spawn(other.gate(burner(Duration::from_millis(1))));
-            tokio::time::sleep(Duration::from_millis(2)).await;
-            waiting.abort();
-            let _ = waiting.await;
-        }
-        spinning.abort();
-        let _ = spinning.await;
-        // The slot is free again: a new run gets it at once and ends.
-        let last = Share::new(scheduler.clone(), 1.0, None, Arc::default());
-        let done = scheduler.spawn(last.gate(Box::pin(async { 7 })));
-        let answer = tokio::time::timeout(Duration::from_secs(10), done).await;
-        assert_eq!(answer.expect("the slot was given back").unwrap(), 7);
-        let s = scheduler.lock();
-        assert_eq!((s.free, s.waiting.len(), s.running.len()), (1, 0, 0));
+        let share = || Share::new(scheduler.clone(), 1.0, None, Arc::default());
+        let (a, b, c) = (share(), share(), share());
+        let slot = |start| match start {
+            Start::Slot(t) => t,
+            _ => panic!("no slot"),
+        };
+        let queued = |start| match start {
+            Start::Queued(p) => p,
+            _ => panic!("not queued"),
+        };
+        let counts = || {
+            let s = scheduler.lock();
+            (s.free, s.waiting.len(), s.running.len())
+        };
+        let t = slot(scheduler.start_slice(&a));
+        // b has run as long as a: it waits for the slot, and can give up its place.
+        let (waiter, key) = queued(scheduler.start_slice(&b));
+        assert_eq!(counts(), (0, 1, 1));
+        scheduler.abandon(&waiter, key);
+        assert_eq!(counts(), (0, 0, 1));
+        // Queued again and granted the slot as a's slice ends, then gone before it ran.
+        let (waiter, key) = queued(scheduler.start_slice(&b));
+        assert!(scheduler.finish(Some(t), None).is_none());
+        assert!(waiter.granted.load(Relaxed));
+        assert_eq!(counts(), (0, 0, 1));
+        scheduler.abandon(&waiter, key);
+        assert_eq!(counts(), (1, 0, 0));
+
+        // a runs on and on; c, which never ran, is far behind it and runs without a slot.
+        let t = slot(scheduler.start_slice(&a));
+        a.charge(50_000_000);
+        let place = scheduler.finish(Some(t), Some(&a)).expect("a queues again");
+        assert!(place.0.granted.load(Relaxed), "alone, a gets the slot back");
+        assert_eq!(counts(), (0, 0, 1));
+        assert!(matches!(scheduler.start_slice(&c), Start::Borrowed));
+        assert_eq!(scheduler.borrowed.load(Relaxed), 1);
+        assert_eq!(counts(), (0, 0, 1));
     }
 }

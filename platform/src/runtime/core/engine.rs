@@ -119,7 +119,6 @@ impl Engines {
         std::fs::create_dir_all(&cache_dir)?;
         spawn_ticker(&engine);
         let cpu = Scheduler::new(threads)?;
-        cpu.set_engine(engine.weak());
         Ok(Arc::new(Engines {
             engine,
             cache: CacheStats::default(),
