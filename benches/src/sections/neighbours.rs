@@ -50,15 +50,20 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     };
     w.put("spin-a", &spinner(1.0, None)).await?;
     w.put("spin-b", &spinner(1.0, None)).await?;
+    for name in ["spin-a", "spin-b"] {
+        w.wait_state(name, "Running", Duration::from_secs(120), Duration::ZERO)
+            .await?;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    eprintln!("two spinners: wrk {}s", d.as_secs());
+    let spinning = tools::wrk(&url, None, THREADS, CONNECTIONS, d).await?;
     let mut hog = waci::command_group(&ctx.guests.memory_hog, &["memory-hog"]);
     hog["properties"]["restartPolicy"] = json!("Always");
     hog["properties"]["containers"][0]["properties"]["resources"]["requests"]["memoryInGB"] =
         json!(HOG_GB);
     w.put("hog", &hog).await?;
-    for name in ["spin-a", "spin-b", "hog"] {
-        w.wait_state(name, "Running", Duration::from_secs(120), Duration::ZERO)
-            .await?;
-    }
+    w.wait_state("hog", "Running", Duration::from_secs(120), Duration::ZERO)
+        .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     eprintln!("two spinners and a hog: wrk {}s, {API_GETS} API GETs", d.as_secs());
@@ -95,6 +100,8 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     for _ in 0..2 {
         spinners.push(spawn(&ctx.wasmtime.run_line(&ctx.spin_cwasm, &[]))?);
     }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let peer_spinning_only = tools::wrk(&url, None, THREADS, CONNECTIONS, d).await;
     let hog_line = format!(
         "sh -c 'while :; do {} run -W max-memory-size={} --allow-precompiled {}; done'",
         ctx.wasmtime.bin.display(),
@@ -102,7 +109,7 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
         ctx.memory_hog_cwasm.display()
     );
     let hog = spawn(&hog_line)?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let pids: Vec<u32> = spinners.iter().filter_map(Child::id).collect();
     let before: Vec<f64> = pids.iter().map(|p| process_cpu(*p)).collect();
     let t = Instant::now();
@@ -117,13 +124,15 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
         let _ = c.kill().await;
     }
     let _ = served.child.kill().await;
-    let (peer_quiet, peer_loaded) = (peer_quiet?, peer_loaded?);
+    let (peer_quiet, peer_spinning, peer_loaded) =
+        (peer_quiet?, peer_spinning_only?, peer_loaded?);
 
     let lat = |r: &mut Report, how: &str, x: &WrkResult, p: &WrkResult| {
         r.add(S, format!("service p50, {how}"), "ms", Lower, Some(x.p50_ms), Some(p.p50_ms));
         r.add(S, format!("service p99, {how}"), "ms", Lower, Some(x.p99_ms), Some(p.p99_ms));
     };
     lat(r, "quiet", &quiet, &peer_quiet);
+    lat(r, "2 spinners", &spinning, &peer_spinning);
     lat(r, "2 spinners + hog", &loaded, &peer_loaded);
     r.add(
         S,
@@ -165,7 +174,9 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     );
     for (who, x) in [
         ("waci quiet", &quiet),
+        ("waci spinning", &spinning),
         ("waci loaded", &loaded),
+        ("wasmtime serve spinning", &peer_spinning),
         ("wasmtime serve quiet", &peer_quiet),
         ("wasmtime serve loaded", &peer_loaded),
     ] {

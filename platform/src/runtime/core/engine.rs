@@ -21,7 +21,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 /// How often the epoch advances. A running guest yields to the scheduler once per tick, so
 /// this is the longest slice of guest code (see `cpu.rs`): how long a busy guest can hold a
 /// slot before other containers waiting for one get a turn.
-pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Instances alive at once across the platform (requests in flight plus running commands).
 const POOL_INSTANCES: u32 = 1_000;
