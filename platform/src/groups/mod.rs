@@ -193,8 +193,11 @@ impl Groups {
             })
             .await?;
         let g = &outcome.group;
-        self.directory.publish(g.id, g.fqdn.as_deref(), g.ip);
-        self.runtime.apply(g.clone());
+        // The stored spec again: the running generation goes on untouched.
+        if !outcome.unchanged {
+            self.directory.publish(g.id, g.fqdn.as_deref(), g.ip);
+            self.runtime.apply(g.clone());
+        }
         Ok(Put {
             snapshot: Snapshot {
                 group: outcome.group,

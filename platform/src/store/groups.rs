@@ -78,6 +78,8 @@ pub struct PutOutcome {
     pub group: GroupRow,
     /// The put made a new group (not an update of one).
     pub created: bool,
+    /// The put was the stored spec again, on a group that runs: nothing changed.
+    pub unchanged: bool,
 }
 
 /// Each container's name and whether it is an init container, init containers first.
@@ -110,12 +112,36 @@ impl Store {
         tx.prepare_cached("INSERT OR IGNORE INTO resource_groups (subscription, name, name_lc, location, tags) VALUES (?1, ?2, ?3, ?4, '{}')")?.execute(
             params![scope.subscription, scope.resource_group, rg_lc, spec.location],
         )?;
-        let existing: Option<(i64, Option<u32>, String)> = tx
-            .prepare_cached("SELECT id, ip, nonce FROM container_groups WHERE subscription = ?1 AND resource_group_lc = ?2 AND name = ?3")?.query_row(
+        let existing: Option<(i64, Option<u32>, String, String, String)> = tx
+            .prepare_cached("SELECT id, ip, nonce, spec, state FROM container_groups WHERE subscription = ?1 AND resource_group_lc = ?2 AND name = ?3")?.query_row(
                 params![scope.subscription, rg_lc, name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
+        let spec_json = serde_json::to_string(spec).map_err(|e| Error::Corrupt(e.to_string()))?;
+        // The same spec again on a group that runs (or is starting) changes nothing: no new
+        // generation, no restart. Its operation is over as soon as it is made.
+        if let Some((id, _, _, stored, state)) = &existing
+            && *stored == spec_json
+            && (state == "Running" || state == "Pending")
+        {
+            if let Some((op, resource_id)) = operation {
+                let now = now_rfc3339();
+                tx.prepare_cached("INSERT INTO operations (id, subscription, resource_id, group_id, status, start_time, end_time) VALUES (?1, ?2, ?3, ?4, 'Succeeded', ?5, ?5)")?.execute(
+                    params![op, scope.subscription, resource_id, id, now],
+                )?;
+            }
+            tx.commit()?;
+            drop(conn);
+            let group = self
+                .group_by_id(*id)?
+                .ok_or_else(|| Error::Corrupt("group vanished".into()))?;
+            return Ok(PutOutcome {
+                group,
+                created: false,
+                unchanged: true,
+            });
+        }
         if existing.is_none() {
             let count: u64 = tx
                 .prepare_cached("SELECT groups FROM subscription_counts WHERE subscription = ?1")?
@@ -152,9 +178,8 @@ impl Store {
             (Some(_), Some(kept)) => Some(kept),
             (Some(_), None) => Some(allocate_ip(&tx, ip_pool)?),
         };
-        let spec_json = serde_json::to_string(spec).map_err(|e| Error::Corrupt(e.to_string()))?;
         let (id, created) = match &existing {
-            Some((id, _, _)) => {
+            Some((id, ..)) => {
                 tx.prepare_cached("UPDATE container_groups SET spec = ?2, provisioning_state = 'Pending', state = 'Pending', ip = ?3, fqdn = ?4, generation = generation + 1 WHERE id = ?1")?.execute(
                     params![id, spec_json, ip, fqdn],
                 )?;
@@ -188,7 +213,11 @@ impl Store {
         let group = self
             .group_by_id(id)?
             .ok_or_else(|| Error::Corrupt("group vanished".into()))?;
-        Ok(PutOutcome { group, created })
+        Ok(PutOutcome {
+            group,
+            created,
+            unchanged: false,
+        })
     }
 
     /// A page of the groups of a subscription, or of one of its resource groups: at most
