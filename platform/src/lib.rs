@@ -16,20 +16,42 @@
 //! - [`api`]: the ARM-shaped control API (axum).
 //! - [`portal`]: the web portal: a page, its styles and scripts, served beside the API.
 //! - [`config`], [`server`]: settings and the `serve` entry point.
+//!
+//! Feature `server` (on by default) is everything but [`model`], [`http`] and `runtime::core`;
+//! the containerd shim (`shim/`) builds without it, so it links no SQLite and no API.
 
+#[cfg(feature = "server")]
 pub mod api;
+#[cfg(feature = "server")]
 pub mod config;
+#[cfg(feature = "server")]
 pub mod directory;
+#[cfg(feature = "server")]
 pub mod dns;
+#[cfg(feature = "server")]
 pub mod frontdoor;
+#[cfg(feature = "server")]
 pub mod groups;
 pub mod http;
+#[cfg(feature = "server")]
 pub mod images;
+#[cfg(feature = "server")]
 pub mod logs;
+#[cfg(feature = "server")]
 pub mod metrics;
 pub mod model;
+#[cfg(feature = "server")]
 pub mod portal;
+#[cfg(feature = "server")]
 pub mod registry;
+#[cfg(feature = "server")]
 pub mod runtime;
+/// Without the `server` feature: the runtime core alone, what the containerd shim runs.
+#[cfg(not(feature = "server"))]
+pub mod runtime {
+    pub mod core;
+}
+#[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
 pub mod store;
