@@ -1,0 +1,546 @@
+//! `TestNode`: a Kubernetes node without kubelet. A private containerd (Debian's 1.6) with
+//! its own root, state, socket and CNI config under a temp dir, the `waci` runtime pointing
+//! at the freshly built shim, a pause image built here, and a CRI client on its socket that
+//! makes the calls kubelet makes. Stopped by its pid when the test ends.
+//!
+//! What real kubelet adds on top of these calls: it pulls images from registries (here they
+//! are imported), mounts the pod's volumes and service-account token, sets the security
+//! context, seccomp profile and DNS config, runs probes, restarts by policy, and garbage
+//! collects exited containers.
+
+pub mod image;
+
+use k8s_cri::v1::image_service_client::ImageServiceClient;
+use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
+use k8s_cri::v1::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use tonic::transport::Channel;
+use waci_tests::eventually;
+
+pub use image::Image;
+
+/// Debian's containerd, runc and CNI plugins, which `.ci/run` installs.
+const CONTAINERD: &str = "/usr/bin/containerd";
+const CTR: &str = "/usr/bin/ctr";
+const CNI_BIN: &str = "/usr/lib/cni";
+/// containerd's CRI plugin keeps its pods and images in this namespace.
+const K8S_NAMESPACE: &str = "k8s.io";
+/// The sandbox image the node's containerd is told to use; imported, never pulled.
+pub const PAUSE_IMAGE: &str = "waci.test/pause:1";
+/// An env var of the node (containerd and the shim have it), which no guest may see.
+pub const NODE_ONLY_ENV: (&str, &str) = ("WACI_NODE_ONLY", "the-node-s-own");
+/// The RuntimeClass handler, as a pod's `runtimeClassName: waci` reaches containerd.
+pub const HANDLER: &str = "waci";
+
+/// The pause program: holds the pod's namespaces until told to stop.
+const PAUSE_C: &str = r#"
+#include <signal.h>
+#include <unistd.h>
+#include <sys/wait.h>
+static void stop(int s) { (void)s; _exit(0); }
+static void reap(int s) { (void)s; while (waitpid(-1, 0, WNOHANG) > 0) {} }
+int main(void) {
+    signal(SIGINT, stop);
+    signal(SIGTERM, stop);
+    signal(SIGCHLD, reap);
+    for (;;) pause();
+}
+"#;
+
+static NODES: AtomicU32 = AtomicU32::new(0);
+
+pub struct TestNode {
+    dir: tempfile::TempDir,
+    containerd: Child,
+    /// `/waci-test-<pid>-<n>`: every pod's cgroup is under it, so a process left in it is a
+    /// process the pod left behind.
+    cgroup_parent: String,
+    pub runtime: RuntimeServiceClient<Channel>,
+    pub images: ImageServiceClient<Channel>,
+    /// The node's compiled-code cache (`WACI_SHIM_CACHE_DIR` of the shim).
+    pub cache_dir: PathBuf,
+}
+
+/// The shim the test runs: this package's binary, found by containerd on its `PATH`.
+fn shim_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_containerd-shim-waci-v1"))
+        .parent()
+        .expect("the shim's directory")
+        .to_path_buf()
+}
+
+/// A guest component built by the platform's build script (`target/<profile>/build/*/out/guests`).
+pub fn guest(name: &str) -> Vec<u8> {
+    let build = shim_dir().join("build");
+    let newest = std::fs::read_dir(&build)
+        .expect("target/<profile>/build")
+        .flatten()
+        .map(|e| e.path().join("out/guests").join(format!("{name}.wasm")))
+        .filter(|p| p.exists())
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok());
+    let path = newest.unwrap_or_else(|| panic!("guest {name} is not built under {}", build.display()));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+impl TestNode {
+    pub async fn start() -> TestNode {
+        for bin in [CONTAINERD, CTR, "/usr/sbin/runc"] {
+            assert!(
+                Path::new(bin).exists(),
+                "{bin} is missing: `.ci/run` installs Debian's containerd, runc and containernetworking-plugins"
+            );
+        }
+        let n = NODES.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let dir = tempfile::Builder::new().prefix("waci-node").tempdir().expect("temp dir");
+        let d = dir.path();
+        let cache_dir = d.join("cache");
+        let cgroup_parent = format!("/waci-test-{pid}-{n}");
+        // A /24 and a bridge of its own, so nodes of parallel tests never meet.
+        let subnet = format!("10.{}.{}.0/24", 100 + (pid % 100), (n * 37 + pid / 100) % 250);
+        let bridge = format!("waci{:x}", (pid * 16 + n) & 0xff_ffff);
+        std::fs::create_dir_all(d.join("cni")).expect("cni dir");
+        std::fs::write(
+            d.join("cni/10-waci.conflist"),
+            serde_json::to_vec_pretty(&serde_json::json!({
+                "cniVersion": "0.4.0",
+                "name": "waci-test",
+                "plugins": [{
+                    "type": "bridge",
+                    "bridge": bridge,
+                    "isGateway": true,
+                    "ipMasq": false,
+                    "ipam": {
+                        "type": "host-local",
+                        "ranges": [[{"subnet": subnet}]],
+                        "dataDir": d.join("cni-ipam"),
+                    },
+                }],
+            }))
+            .expect("json"),
+        )
+        .expect("writing the CNI config");
+
+        let pause = build_pause(d);
+        let sock = d.join("containerd.sock");
+        std::fs::write(
+            d.join("config.toml"),
+            format!(
+                r#"version = 2
+root = "{root}"
+state = "{state}"
+disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "{sock}"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{opt}"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{PAUSE_IMAGE}"
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{HANDLER}]
+      runtime_type = "io.containerd.waci.v1"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "{CNI_BIN}"
+    conf_dir = "{cni}"
+"#,
+                root = d.join("root").display(),
+                state = d.join("state").display(),
+                sock = sock.display(),
+                opt = d.join("opt").display(),
+                cni = d.join("cni").display(),
+            ),
+        )
+        .expect("writing containerd's config");
+        let log = std::fs::File::create(d.join("containerd.log")).expect("log file");
+        let path = format!(
+            "{}:{}",
+            shim_dir().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let containerd = Command::new(CONTAINERD)
+            .arg("--config")
+            .arg(d.join("config.toml"))
+            .env("PATH", path)
+            .env("WACI_SHIM_CACHE_DIR", &cache_dir)
+            .env(NODE_ONLY_ENV.0, NODE_ONLY_ENV.1)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("starting containerd");
+
+        let channel = eventually("containerd's socket to accept", Duration::from_secs(30), || {
+            let sock = sock.clone();
+            async move { connect(&sock).await }
+        })
+        .await;
+        let mut node = TestNode {
+            runtime: RuntimeServiceClient::new(channel.clone()),
+            images: ImageServiceClient::new(channel),
+            dir,
+            containerd,
+            cgroup_parent,
+            cache_dir,
+        };
+        let mut runtime = node.runtime.clone();
+        eventually("the CRI runtime and network to be ready", Duration::from_secs(30), || {
+            let mut runtime = runtime.clone();
+            async move {
+                let status = runtime
+                    .status(StatusRequest { verbose: false })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_inner()
+                    .status
+                    .ok_or("no status")?;
+                let ready = status.conditions.iter().all(|c| c.status);
+                if ready && !status.conditions.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("{:?}", status.conditions))
+                }
+            }
+        })
+        .await;
+        let _ = &mut runtime;
+        node.import(&Image {
+            name: PAUSE_IMAGE,
+            platform: ("linux", "amd64"),
+            entrypoint: &["/pause"],
+            files: vec![("pause", pause, 0o755)],
+        })
+        .await;
+        node
+    }
+
+    /// Imports `image` into the CRI plugin's namespace, as a pull would, and waits until
+    /// the CRI plugin sees it.
+    pub async fn import(&mut self, image: &Image<'_>) {
+        let file = self.dir.path().join(format!("image-{}.tar", NODES.fetch_add(1, Ordering::Relaxed)));
+        std::fs::write(&file, image.archive()).expect("writing the image archive");
+        let out = Command::new(CTR)
+            .arg("--address")
+            .arg(self.dir.path().join("containerd.sock"))
+            .args(["--namespace", K8S_NAMESPACE, "images", "import", "--all-platforms"])
+            .arg(&file)
+            .output()
+            .expect("running ctr");
+        assert!(
+            out.status.success(),
+            "ctr images import {}: {}{}",
+            image.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let images = self.images.clone();
+        let name = image.name.to_string();
+        eventually(&format!("the CRI plugin to list {name}"), Duration::from_secs(20), || {
+            let mut images = images.clone();
+            let name = name.clone();
+            async move {
+                images
+                    .image_status(ImageStatusRequest {
+                        image: Some(ImageSpec { image: name, ..Default::default() }),
+                        verbose: false,
+                    })
+                    .await
+                    .ok()
+                    .and_then(|r| r.into_inner().image)
+            }
+        })
+        .await;
+    }
+
+    /// The pod's config as kubelet sends it: its metadata, log directory, cgroup parent, and
+    /// a PID namespace per container.
+    pub fn pod_config(&self, name: &str) -> PodSandboxConfig {
+        let uid = format!("uid-{name}");
+        PodSandboxConfig {
+            metadata: Some(PodSandboxMetadata {
+                name: name.into(),
+                uid: uid.clone(),
+                namespace: "default".into(),
+                attempt: 0,
+            }),
+            hostname: name.into(),
+            log_directory: self.dir.path().join("pods").join(&uid).display().to_string(),
+            linux: Some(LinuxPodSandboxConfig {
+                cgroup_parent: self.cgroup_parent.clone(),
+                security_context: Some(LinuxSandboxSecurityContext {
+                    namespace_options: Some(namespaces()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// `RunPodSandbox` with the `waci` handler; the pod's id.
+    pub async fn run_pod(&mut self, config: &PodSandboxConfig) -> String {
+        self.runtime
+            .run_pod_sandbox(RunPodSandboxRequest {
+                config: Some(config.clone()),
+                runtime_handler: HANDLER.into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("RunPodSandbox: {e}\n{}", self.containerd_log()))
+            .into_inner()
+            .pod_sandbox_id
+    }
+
+    /// The pod's IP, from `PodSandboxStatus`.
+    pub async fn pod_ip(&mut self, pod: &str) -> String {
+        self.runtime
+            .pod_sandbox_status(PodSandboxStatusRequest { pod_sandbox_id: pod.into(), verbose: false })
+            .await
+            .expect("PodSandboxStatus")
+            .into_inner()
+            .status
+            .and_then(|s| s.network)
+            .map(|n| n.ip)
+            .filter(|ip| !ip.is_empty())
+            .expect("the pod has an IP")
+    }
+
+    /// `CreateContainer` then `StartContainer`; the container's id.
+    pub async fn start_container(
+        &mut self,
+        pod: &str,
+        pod_config: &PodSandboxConfig,
+        config: ContainerConfig,
+    ) -> String {
+        let id = self
+            .runtime
+            .create_container(CreateContainerRequest {
+                pod_sandbox_id: pod.into(),
+                config: Some(config),
+                sandbox_config: Some(pod_config.clone()),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("CreateContainer: {e}\n{}", self.containerd_log()))
+            .into_inner()
+            .container_id;
+        self.runtime
+            .start_container(StartContainerRequest { container_id: id.clone() })
+            .await
+            .unwrap_or_else(|e| panic!("StartContainer: {e}\n{}", self.containerd_log()));
+        id
+    }
+
+    pub async fn container_status(&mut self, id: &str) -> ContainerStatus {
+        self.runtime
+            .container_status(ContainerStatusRequest { container_id: id.into(), verbose: false })
+            .await
+            .expect("ContainerStatus")
+            .into_inner()
+            .status
+            .expect("a status")
+    }
+
+    /// Waits until the container has exited and gives its status.
+    pub async fn exited(&mut self, id: &str) -> ContainerStatus {
+        let runtime = self.runtime.clone();
+        let log = self.dir.path().join("containerd.log");
+        eventually(&format!("container {id} to exit"), Duration::from_secs(60), || {
+            let mut runtime = runtime.clone();
+            let log = log.clone();
+            async move {
+                let s = runtime
+                    .container_status(ContainerStatusRequest { container_id: id.into(), verbose: false })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_inner()
+                    .status
+                    .ok_or("no status")?;
+                if s.state == ContainerState::ContainerExited as i32 {
+                    Ok(s)
+                } else {
+                    let tail = std::fs::read_to_string(log).unwrap_or_default();
+                    let tail = &tail[tail.len().saturating_sub(3000)..];
+                    Err(format!("state {} (reason {:?})\ncontainerd's log ends:\n{tail}", s.state, s.reason))
+                }
+            }
+        })
+        .await
+    }
+
+    /// The container's CRI log file, as kubelet reads it for `kubectl logs`.
+    pub fn log_file(&self, pod_config: &PodSandboxConfig, container: &ContainerConfig) -> String {
+        let path = Path::new(&pod_config.log_directory).join(&container.log_path);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// `StopPodSandbox` and `RemovePodSandbox`, as kubelet does when a pod is deleted; then
+    /// waits until no process is left in the pod's cgroups and no mount of the pod or its
+    /// containers is left on the node.
+    pub async fn remove_pod(&mut self, pod: &str, containers: &[&str]) {
+        self.runtime
+            .stop_pod_sandbox(StopPodSandboxRequest { pod_sandbox_id: pod.into() })
+            .await
+            .unwrap_or_else(|e| panic!("StopPodSandbox: {e}\n{}", self.containerd_log()));
+        self.runtime
+            .remove_pod_sandbox(RemovePodSandboxRequest { pod_sandbox_id: pod.into() })
+            .await
+            .unwrap_or_else(|e| panic!("RemovePodSandbox: {e}\n{}", self.containerd_log()));
+        let ids: Vec<String> = std::iter::once(pod).chain(containers.iter().copied()).map(String::from).collect();
+        let cgroup_parent = self.cgroup_parent.clone();
+        eventually("no process and no mount of the pod to be left", Duration::from_secs(30), || {
+            let ids = ids.clone();
+            let cgroup_parent = cgroup_parent.clone();
+            async move {
+                let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+                let left: Vec<&str> = mounts.lines().filter(|l| ids.iter().any(|id| l.contains(id.as_str()))).collect();
+                if !left.is_empty() {
+                    return Err(format!("mounts left:\n{}", left.join("\n")));
+                }
+                let procs = processes_with(|pid| {
+                    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+                    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                    cgroup.contains(&format!("{cgroup_parent}/")) || ids.iter().any(|id| cmdline.contains(id.as_str()))
+                });
+                if procs.is_empty() { Ok(()) } else { Err(format!("processes left: {procs:?}")) }
+            }
+        })
+        .await;
+    }
+
+    pub fn containerd_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+    }
+}
+
+/// A PID namespace per container, as kubelet asks unless `shareProcessNamespace`.
+fn namespaces() -> NamespaceOption {
+    NamespaceOption {
+        network: NamespaceMode::Pod as i32,
+        pid: NamespaceMode::Container as i32,
+        ipc: NamespaceMode::Pod as i32,
+        ..Default::default()
+    }
+}
+
+/// A container's config as kubelet sends it: `image`, `command`/`args`, env, its log path
+/// under the pod's log directory, its memory limit, its own PID namespace.
+pub fn container_config(name: &str, image: &str, args: &[&str], env: &[(&str, &str)], memory_limit: i64) -> ContainerConfig {
+    ContainerConfig {
+        metadata: Some(ContainerMetadata { name: name.into(), attempt: 0 }),
+        image: Some(ImageSpec { image: image.into(), ..Default::default() }),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        envs: env.iter().map(|(k, v)| KeyValue { key: k.to_string(), value: v.to_string() }).collect(),
+        log_path: format!("{name}/0.log"),
+        linux: Some(LinuxContainerConfig {
+            resources: Some(LinuxContainerResources {
+                memory_limit_in_bytes: memory_limit,
+                ..Default::default()
+            }),
+            security_context: Some(LinuxContainerSecurityContext {
+                namespace_options: Some(namespaces()),
+                ..Default::default()
+            }),
+        }),
+        ..Default::default()
+    }
+}
+
+async fn connect(sock: &Path) -> Result<Channel, String> {
+    if !sock.exists() {
+        return Err("no socket yet".into());
+    }
+    let sock = sock.to_path_buf();
+    tonic::transport::Endpoint::try_from("http://[::]:0")
+        .map_err(|e| e.to_string())?
+        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+            let sock = sock.clone();
+            async move {
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                    tokio::net::UnixStream::connect(sock).await?,
+                ))
+            }
+        }))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Compiles the pause program statically (gcc and libc.a come with Rust's toolchain needs on
+/// Debian) into `dir`.
+fn build_pause(dir: &Path) -> Vec<u8> {
+    let src = dir.join("pause.c");
+    let out = dir.join("pause");
+    std::fs::write(&src, PAUSE_C).expect("pause.c");
+    let built = Command::new("cc")
+        .args(["-static", "-Os", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .expect("running cc");
+    assert!(built.status.success(), "cc pause.c: {}", String::from_utf8_lossy(&built.stderr));
+    std::fs::read(&out).expect("the pause binary")
+}
+
+/// The pids of every process for which `matches` holds.
+fn processes_with(matches: impl Fn(u32) -> bool) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|&pid| pid != std::process::id() && matches(pid))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Drop for TestNode {
+    /// Stops containerd by its pid; whatever a failed test left running under this node
+    /// (its shims, which carry this node's socket path in their arguments, and the pods'
+    /// processes, in this node's cgroups) is killed by pid, and its mounts are detached.
+    fn drop(&mut self) {
+        let pid = self.containerd.id();
+        // SAFETY: signals the process we started.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        let _ = self.containerd.wait();
+        let d = self.dir.path().display().to_string();
+        let cgroup_parent = format!("{}/", self.cgroup_parent);
+        for pid in processes_with(|p| {
+            let cmdline = std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            let cgroup = std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap_or_default();
+            cmdline.contains(&d) || cgroup.contains(&cgroup_parent)
+        }) {
+            // SAFETY: these processes belong to this node: its shims and its pods.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|p| p.starts_with(&d))
+            .collect();
+        points.reverse();
+        for p in points {
+            let _ = Command::new("umount").arg("-l").arg(p).status();
+        }
+        for controller in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+            let _ = remove_cgroup(&controller.path().join(self.cgroup_parent.trim_start_matches('/')));
+        }
+    }
+}
+
+/// Removes a cgroup directory and the empty ones below it.
+fn remove_cgroup(dir: &Path) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)?.flatten() {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            let _ = remove_cgroup(&e.path());
+        }
+    }
+    std::fs::remove_dir(dir)
+}
