@@ -65,8 +65,12 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
             let n = bytes[i + 1..i + 4]
                 .iter()
                 .fold(0u32, |n, b| n * 8 + u32::from(b - b'0'));
@@ -90,7 +94,11 @@ pub fn memory_limit() -> Option<u64> {
         own.lines().find_map(|l| {
             let mut f = l.splitn(3, ':');
             let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
-            let wanted = if v2 { controllers.is_empty() } else { controllers.split(',').any(|c| c == "memory") };
+            let wanted = if v2 {
+                controllers.is_empty()
+            } else {
+                controllers.split(',').any(|c| c == "memory")
+            };
             wanted.then(|| path.trim_start_matches('/').to_string())
         })
     };
@@ -101,13 +109,14 @@ pub fn memory_limit() -> Option<u64> {
         Some(root.join("memory/memory.limit_in_bytes")),
         path_of(false).map(|p| root.join("memory").join(p).join("memory.limit_in_bytes")),
     ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find_map(|f| {
-            let v = std::fs::read_to_string(f).ok()?.trim().parse::<u64>().ok()?;
-            (v < NO_LIMIT).then_some(v)
-        })
+    candidates.into_iter().flatten().find_map(|f| {
+        let v = std::fs::read_to_string(f)
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()?;
+        (v < NO_LIMIT).then_some(v)
+    })
 }
 
 /// Resident memory of this process now, from `/proc/self/statm` (pages).
@@ -130,8 +139,10 @@ mod tests {
             .into_iter()
             .map(|m| (m.guest_path, m.read_only))
             .collect();
-        let expected: Vec<(String, bool)> =
-            expected.iter().map(|(p, ro)| (p.to_string(), *ro)).collect();
+        let expected: Vec<(String, bool)> = expected
+            .iter()
+            .map(|(p, ro)| (p.to_string(), *ro))
+            .collect();
         assert_eq!(got, expected);
     }
 

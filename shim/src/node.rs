@@ -33,7 +33,10 @@ pub fn open_cache() {
     });
     match opened {
         Ok(file) => CACHE_FD.store(file.into_raw_fd(), Ordering::Relaxed),
-        Err(e) => eprintln!("waci: the compiled-code cache {} cannot be opened: {e}", dir.display()),
+        Err(e) => eprintln!(
+            "waci: the compiled-code cache {} cannot be opened: {e}",
+            dir.display()
+        ),
     }
 }
 

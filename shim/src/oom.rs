@@ -31,7 +31,12 @@ pub fn listen() {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: `fds` has room for the two descriptors socketpair writes.
     let made = unsafe {
-        libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
     };
     if made != 0 {
         return;
@@ -70,7 +75,9 @@ fn publish_each(fd: RawFd, namespace: &str) {
     let root = Path::new(STATE_ROOT).join(namespace);
     while let Some(pid) = sender_pid(fd) {
         let Some(id) = container_of(&root, pid) else {
-            log::warn!("an out-of-memory report from pid {pid}, which is no container of this shim");
+            log::warn!(
+                "an out-of-memory report from pid {pid}, which is no container of this shim"
+            );
             continue;
         };
         let published = std::env::var("TTRPC_ADDRESS")
@@ -93,7 +100,10 @@ fn publish_each(fd: RawFd, namespace: &str) {
 fn sender_pid(fd: RawFd) -> Option<i32> {
     loop {
         let mut data = [0u8; 16];
-        let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
+        let mut iov = libc::iovec {
+            iov_base: data.as_mut_ptr().cast(),
+            iov_len: data.len(),
+        };
         // Room for one SCM_CREDENTIALS message, aligned as cmsg headers need.
         let mut control = [0u64; 16];
         // SAFETY: msghdr is plain data; zeroed is a valid empty header, filled in below.
@@ -116,8 +126,11 @@ fn sender_pid(fd: RawFd) -> Option<i32> {
             // SAFETY: `cmsg` points at a header inside `control`; SCM_CREDENTIALS data is a
             // `ucred`, read unaligned as it may sit at any offset.
             unsafe {
-                if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_CREDENTIALS {
-                    let cred = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::ucred>());
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                    && (*cmsg).cmsg_type == libc::SCM_CREDENTIALS
+                {
+                    let cred =
+                        std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::ucred>());
                     return Some(cred.pid);
                 }
                 cmsg = libc::CMSG_NXTHDR(&raw const msg, cmsg);

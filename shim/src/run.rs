@@ -80,11 +80,23 @@ async fn run(ctx: &impl RuntimeContext) -> anyhow::Result<i32> {
         command: ctx.args().to_vec(),
         ports: Vec::new(),
         env: env_vars(ctx.envs()),
-        requests: ResourceRequests { cpu: 1.0, memory_gb: gb(DEFAULT_MEMORY) },
-        limits: ResourceLimits { cpu: None, memory_gb: Some(gb(guest_cap())) },
+        requests: ResourceRequests {
+            cpu: 1.0,
+            memory_gb: gb(DEFAULT_MEMORY),
+        },
+        limits: ResourceLimits {
+            cpu: None,
+            memory_gb: Some(gb(guest_cap())),
+        },
         volume_mounts: Vec::new(),
     };
-    let sandbox = Sandbox::new(0, &spec, container::volumes(), Arc::new(Stdio), Arc::from([]));
+    let sandbox = Sandbox::new(
+        0,
+        &spec,
+        container::volumes(),
+        Arc::new(Stdio),
+        Arc::from([]),
+    );
     let stop = stop_on_signal();
 
     match &loaded.workload {
@@ -150,7 +162,11 @@ fn env_vars(envs: &[String]) -> Vec<EnvVar> {
     envs.iter()
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            EnvVar { name: k.into(), value: Some(v.into()), secure_value: None }
+            EnvVar {
+                name: k.into(),
+                value: Some(v.into()),
+                secure_value: None,
+            }
         })
         .collect()
 }
@@ -177,7 +193,10 @@ fn stop_on_signal() -> CancellationToken {
     let token = stop.clone();
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             return;
         };
         tokio::select! {
@@ -205,7 +224,11 @@ mod tests {
     fn the_port_comes_from_the_env_else_80() {
         assert_eq!(http_port(&env(&["PATH=/bin"])).unwrap(), 80);
         assert_eq!(http_port(&env(&["WACI_HTTP_PORT=8080"])).unwrap(), 8080);
-        for bad in ["WACI_HTTP_PORT=0", "WACI_HTTP_PORT=http", "WACI_HTTP_PORT=70000"] {
+        for bad in [
+            "WACI_HTTP_PORT=0",
+            "WACI_HTTP_PORT=http",
+            "WACI_HTTP_PORT=70000",
+        ] {
             let e = http_port(&env(&[bad])).unwrap_err().to_string();
             assert!(e.contains("is not a port"), "{bad}: {e}");
         }

@@ -22,7 +22,9 @@ impl StreamSink for Fd {
             let n = unsafe { libc::write(self.0, bytes.as_ptr().cast(), bytes.len()) };
             match usize::try_from(n) {
                 Ok(n) => bytes = &bytes[n..],
-                Err(_) if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_)
+                    if std::io::Error::last_os_error().kind()
+                        == std::io::ErrorKind::Interrupted => {}
                 // Nobody reads any more (the pod is going away): the output has nowhere to go.
                 Err(_) => return,
             }
@@ -31,7 +33,12 @@ impl StreamSink for Fd {
 }
 
 impl LogSink for Stdio {
-    fn open(&self, _group_id: i64, _container: &Arc<str>, stream: Stream) -> Arc<Mutex<dyn StreamSink>> {
+    fn open(
+        &self,
+        _group_id: i64,
+        _container: &Arc<str>,
+        stream: Stream,
+    ) -> Arc<Mutex<dyn StreamSink>> {
         let fd = match stream {
             Stream::Stdout => libc::STDOUT_FILENO,
             Stream::Stderr => libc::STDERR_FILENO,

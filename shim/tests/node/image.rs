@@ -16,7 +16,10 @@ pub struct Image<'a> {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn tar_of(files: &[(&str, Vec<u8>, u32)]) -> Vec<u8> {
@@ -27,7 +30,8 @@ fn tar_of(files: &[(&str, Vec<u8>, u32)]) -> Vec<u8> {
         header.set_mode(*mode);
         header.set_mtime(0);
         header.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut header, path, bytes.as_slice()).expect("tar entry");
+        tar.append_data(&mut header, path, bytes.as_slice())
+            .expect("tar entry");
     }
     tar.into_inner().expect("tar")
 }
@@ -72,7 +76,13 @@ impl Image<'_> {
             "manifests": [top],
         }))
         .expect("index");
-        let blob = |bytes: &[u8]| (format!("blobs/sha256/{}", sha256(bytes)), bytes.to_vec(), 0o644);
+        let blob = |bytes: &[u8]| {
+            (
+                format!("blobs/sha256/{}", sha256(bytes)),
+                bytes.to_vec(),
+                0o644,
+            )
+        };
         let layout = br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec();
         let (path_l, l, _) = blob(&layer);
         let (path_c, c, _) = blob(&config);

@@ -81,7 +81,8 @@ pub fn guest(name: &str) -> Vec<u8> {
         .map(|e| e.path().join("out/guests").join(format!("{name}.wasm")))
         .filter(|p| p.exists())
         .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok());
-    let path = newest.unwrap_or_else(|| panic!("guest {name} is not built under {}", build.display()));
+    let path =
+        newest.unwrap_or_else(|| panic!("guest {name} is not built under {}", build.display()));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -95,12 +96,19 @@ impl TestNode {
         }
         let n = NODES.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
-        let dir = tempfile::Builder::new().prefix("waci-node").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("waci-node")
+            .tempdir()
+            .expect("temp dir");
         let d = dir.path();
         let cache_dir = d.join("cache");
         let cgroup_parent = format!("/waci-test-{pid}-{n}");
         // A /24 and a bridge of its own, so nodes of parallel tests never meet.
-        let subnet = format!("10.{}.{}.0/24", 100 + (pid % 100), (n * 37 + pid / 100) % 250);
+        let subnet = format!(
+            "10.{}.{}.0/24",
+            100 + (pid % 100),
+            (n * 37 + pid / 100) % 250
+        );
         let bridge = format!("waci{:x}", (pid * 16 + n) & 0xff_ffff);
         std::fs::create_dir_all(d.join("cni")).expect("cni dir");
         std::fs::write(
@@ -179,10 +187,14 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshot
             .spawn()
             .expect("starting containerd");
 
-        let channel = eventually("containerd's socket to accept", Duration::from_secs(30), || {
-            let sock = sock.clone();
-            async move { connect(&sock).await }
-        })
+        let channel = eventually(
+            "containerd's socket to accept",
+            Duration::from_secs(30),
+            || {
+                let sock = sock.clone();
+                async move { connect(&sock).await }
+            },
+        )
         .await;
         let mut node = TestNode {
             runtime: RuntimeServiceClient::new(channel.clone()),
@@ -193,24 +205,28 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshot
             cache_dir,
         };
         let mut runtime = node.runtime.clone();
-        eventually("the CRI runtime and network to be ready", Duration::from_secs(30), || {
-            let mut runtime = runtime.clone();
-            async move {
-                let status = runtime
-                    .status(StatusRequest { verbose: false })
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .into_inner()
-                    .status
-                    .ok_or("no status")?;
-                let ready = status.conditions.iter().all(|c| c.status);
-                if ready && !status.conditions.is_empty() {
-                    Ok(())
-                } else {
-                    Err(format!("{:?}", status.conditions))
+        eventually(
+            "the CRI runtime and network to be ready",
+            Duration::from_secs(30),
+            || {
+                let mut runtime = runtime.clone();
+                async move {
+                    let status = runtime
+                        .status(StatusRequest { verbose: false })
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .into_inner()
+                        .status
+                        .ok_or("no status")?;
+                    let ready = status.conditions.iter().all(|c| c.status);
+                    if ready && !status.conditions.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(format!("{:?}", status.conditions))
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
         let _ = &mut runtime;
         node.import(&Image {
@@ -226,12 +242,21 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshot
     /// Imports `image` into the CRI plugin's namespace, as a pull would, and waits until
     /// the CRI plugin sees it.
     pub async fn import(&mut self, image: &Image<'_>) {
-        let file = self.dir.path().join(format!("image-{}.tar", NODES.fetch_add(1, Ordering::Relaxed)));
+        let file = self.dir.path().join(format!(
+            "image-{}.tar",
+            NODES.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::write(&file, image.archive()).expect("writing the image archive");
         let out = Command::new(CTR)
             .arg("--address")
             .arg(self.dir.path().join("containerd.sock"))
-            .args(["--namespace", K8S_NAMESPACE, "images", "import", "--all-platforms"])
+            .args([
+                "--namespace",
+                K8S_NAMESPACE,
+                "images",
+                "import",
+                "--all-platforms",
+            ])
             .arg(&file)
             .output()
             .expect("running ctr");
@@ -244,20 +269,27 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshot
         );
         let images = self.images.clone();
         let name = image.name.to_string();
-        eventually(&format!("the CRI plugin to list {name}"), Duration::from_secs(20), || {
-            let mut images = images.clone();
-            let name = name.clone();
-            async move {
-                images
-                    .image_status(ImageStatusRequest {
-                        image: Some(ImageSpec { image: name, ..Default::default() }),
-                        verbose: false,
-                    })
-                    .await
-                    .ok()
-                    .and_then(|r| r.into_inner().image)
-            }
-        })
+        eventually(
+            &format!("the CRI plugin to list {name}"),
+            Duration::from_secs(20),
+            || {
+                let mut images = images.clone();
+                let name = name.clone();
+                async move {
+                    images
+                        .image_status(ImageStatusRequest {
+                            image: Some(ImageSpec {
+                                image: name,
+                                ..Default::default()
+                            }),
+                            verbose: false,
+                        })
+                        .await
+                        .ok()
+                        .and_then(|r| r.into_inner().image)
+                }
+            },
+        )
         .await;
     }
 
@@ -273,7 +305,13 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshot
                 attempt: 0,
             }),
             hostname: name.into(),
-            log_directory: self.dir.path().join("pods").join(&uid).display().to_string(),
+            log_directory: self
+                .dir
+                .path()
+                .join("pods")
+                .join(&uid)
+                .display()
+                .to_string(),
             linux: Some(LinuxPodSandboxConfig {
                 cgroup_parent: self.cgroup_parent.clone(),
                 security_context: Some(LinuxSandboxSecurityContext {
@@ -302,7 +340,10 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshot
     /// The pod's IP, from `PodSandboxStatus`.
     pub async fn pod_ip(&mut self, pod: &str) -> String {
         self.runtime
-            .pod_sandbox_status(PodSandboxStatusRequest { pod_sandbox_id: pod.into(), verbose: false })
+            .pod_sandbox_status(PodSandboxStatusRequest {
+                pod_sandbox_id: pod.into(),
+                verbose: false,
+            })
             .await
             .expect("PodSandboxStatus")
             .into_inner()
@@ -332,7 +373,9 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshot
             .into_inner()
             .container_id;
         self.runtime
-            .start_container(StartContainerRequest { container_id: id.clone() })
+            .start_container(StartContainerRequest {
+                container_id: id.clone(),
+            })
             .await
             .unwrap_or_else(|e| panic!("StartContainer: {e}\n{}", self.containerd_log()));
         id
@@ -340,7 +383,10 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshot
 
     pub async fn container_status(&mut self, id: &str) -> ContainerStatus {
         self.runtime
-            .container_status(ContainerStatusRequest { container_id: id.into(), verbose: false })
+            .container_status(ContainerStatusRequest {
+                container_id: id.into(),
+                verbose: false,
+            })
             .await
             .expect("ContainerStatus")
             .into_inner()
@@ -352,26 +398,36 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshot
     pub async fn exited(&mut self, id: &str) -> ContainerStatus {
         let runtime = self.runtime.clone();
         let log = self.dir.path().join("containerd.log");
-        eventually(&format!("container {id} to exit"), Duration::from_secs(60), || {
-            let mut runtime = runtime.clone();
-            let log = log.clone();
-            async move {
-                let s = runtime
-                    .container_status(ContainerStatusRequest { container_id: id.into(), verbose: false })
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .into_inner()
-                    .status
-                    .ok_or("no status")?;
-                if s.state == ContainerState::ContainerExited as i32 {
-                    Ok(s)
-                } else {
-                    let tail = std::fs::read_to_string(log).unwrap_or_default();
-                    let tail = &tail[tail.len().saturating_sub(3000)..];
-                    Err(format!("state {} (reason {:?})\ncontainerd's log ends:\n{tail}", s.state, s.reason))
+        eventually(
+            &format!("container {id} to exit"),
+            Duration::from_secs(60),
+            || {
+                let mut runtime = runtime.clone();
+                let log = log.clone();
+                async move {
+                    let s = runtime
+                        .container_status(ContainerStatusRequest {
+                            container_id: id.into(),
+                            verbose: false,
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .into_inner()
+                        .status
+                        .ok_or("no status")?;
+                    if s.state == ContainerState::ContainerExited as i32 {
+                        Ok(s)
+                    } else {
+                        let tail = std::fs::read_to_string(log).unwrap_or_default();
+                        let tail = &tail[tail.len().saturating_sub(3000)..];
+                        Err(format!(
+                            "state {} (reason {:?})\ncontainerd's log ends:\n{tail}",
+                            s.state, s.reason
+                        ))
+                    }
                 }
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -386,33 +442,63 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshot
     /// containers is left on the node.
     pub async fn remove_pod(&mut self, pod: &str, containers: &[&str]) {
         self.runtime
-            .stop_pod_sandbox(StopPodSandboxRequest { pod_sandbox_id: pod.into() })
+            .stop_pod_sandbox(StopPodSandboxRequest {
+                pod_sandbox_id: pod.into(),
+            })
             .await
             .unwrap_or_else(|e| panic!("StopPodSandbox: {e}\n{}", self.containerd_log()));
         self.runtime
-            .remove_pod_sandbox(RemovePodSandboxRequest { pod_sandbox_id: pod.into() })
+            .remove_pod_sandbox(RemovePodSandboxRequest {
+                pod_sandbox_id: pod.into(),
+            })
             .await
             .unwrap_or_else(|e| panic!("RemovePodSandbox: {e}\n{}", self.containerd_log()));
-        let ids: Vec<String> = std::iter::once(pod).chain(containers.iter().copied()).map(String::from).collect();
+        let ids: Vec<String> = std::iter::once(pod)
+            .chain(containers.iter().copied())
+            .map(String::from)
+            .collect();
         let cgroup_parent = self.cgroup_parent.clone();
-        eventually("no process and no mount of the pod to be left", Duration::from_secs(30), || {
-            let ids = ids.clone();
-            let cgroup_parent = cgroup_parent.clone();
-            async move {
-                let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-                let left: Vec<&str> = mounts.lines().filter(|l| ids.iter().any(|id| l.contains(id.as_str()))).collect();
-                if !left.is_empty() {
-                    return Err(format!("mounts left:\n{}", left.join("\n")));
+        eventually(
+            "no process and no mount of the pod to be left",
+            Duration::from_secs(30),
+            || {
+                let ids = ids.clone();
+                let cgroup_parent = cgroup_parent.clone();
+                async move {
+                    let mounts =
+                        std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+                    let left: Vec<&str> = mounts
+                        .lines()
+                        .filter(|l| ids.iter().any(|id| l.contains(id.as_str())))
+                        .collect();
+                    if !left.is_empty() {
+                        return Err(format!("mounts left:\n{}", left.join("\n")));
+                    }
+                    let procs = processes_with(|pid| {
+                        let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                            .unwrap_or_default();
+                        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                            .unwrap_or_default();
+                        cgroup.contains(&format!("{cgroup_parent}/"))
+                            || ids.iter().any(|id| cmdline.contains(id.as_str()))
+                    });
+                    if procs.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(format!("processes left: {procs:?}"))
+                    }
                 }
-                let procs = processes_with(|pid| {
-                    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-                    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                    cgroup.contains(&format!("{cgroup_parent}/")) || ids.iter().any(|id| cmdline.contains(id.as_str()))
-                });
-                if procs.is_empty() { Ok(()) } else { Err(format!("processes left: {procs:?}")) }
-            }
-        })
+            },
+        )
         .await;
+    }
+
+    /// A directory of the node for a pod's volume (a `hostPath`, as kubelet mounts an
+    /// `emptyDir`).
+    pub fn volume(&self, name: &str) -> PathBuf {
+        let dir = self.dir.path().join("volumes").join(name);
+        std::fs::create_dir_all(&dir).expect("volume dir");
+        dir
     }
 
     pub fn containerd_log(&self) -> String {
@@ -432,12 +518,30 @@ fn namespaces() -> NamespaceOption {
 
 /// A container's config as kubelet sends it: `image`, `command`/`args`, env, its log path
 /// under the pod's log directory, its memory limit, its own PID namespace.
-pub fn container_config(name: &str, image: &str, args: &[&str], env: &[(&str, &str)], memory_limit: i64) -> ContainerConfig {
+pub fn container_config(
+    name: &str,
+    image: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    memory_limit: i64,
+) -> ContainerConfig {
     ContainerConfig {
-        metadata: Some(ContainerMetadata { name: name.into(), attempt: 0 }),
-        image: Some(ImageSpec { image: image.into(), ..Default::default() }),
+        metadata: Some(ContainerMetadata {
+            name: name.into(),
+            attempt: 0,
+        }),
+        image: Some(ImageSpec {
+            image: image.into(),
+            ..Default::default()
+        }),
         args: args.iter().map(|s| s.to_string()).collect(),
-        envs: env.iter().map(|(k, v)| KeyValue { key: k.to_string(), value: v.to_string() }).collect(),
+        envs: env
+            .iter()
+            .map(|(k, v)| KeyValue {
+                key: k.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
         log_path: format!("{name}/0.log"),
         linux: Some(LinuxContainerConfig {
             resources: Some(LinuxContainerResources {
@@ -484,7 +588,11 @@ fn build_pause(dir: &Path) -> Vec<u8> {
         .arg(&src)
         .output()
         .expect("running cc");
-    assert!(built.status.success(), "cc pause.c: {}", String::from_utf8_lossy(&built.stderr));
+    assert!(
+        built.status.success(),
+        "cc pause.c: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
     std::fs::read(&out).expect("the pause binary")
 }
 
@@ -529,8 +637,16 @@ impl Drop for TestNode {
         for p in points {
             let _ = Command::new("umount").arg("-l").arg(p).status();
         }
-        for controller in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
-            let _ = remove_cgroup(&controller.path().join(self.cgroup_parent.trim_start_matches('/')));
+        for controller in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let _ = remove_cgroup(
+                &controller
+                    .path()
+                    .join(self.cgroup_parent.trim_start_matches('/')),
+            );
         }
     }
 }
