@@ -40,9 +40,15 @@ pub fn open_cache() {
     }
 }
 
-/// The node's cache directory as this (container) process can reach it.
+/// The node's cache directory as this (container) process can reach it, if it may write
+/// there: a container running as another user than the shim's (`runAsUser`) gets `None` and
+/// compiles into a directory of its own, since a cache others can write into would let one
+/// pod hand compiled code to another.
 pub fn cache_dir() -> Option<PathBuf> {
     let fd: RawFd = CACHE_FD.load(Ordering::Relaxed);
     let path = PathBuf::from(format!("/proc/self/fd/{fd}"));
-    (fd >= 0 && path.is_dir()).then_some(path)
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: `access` reads a NUL-terminated path that lives through the call.
+    let writable = unsafe { libc::access(c_path.as_ptr(), libc::W_OK | libc::X_OK) } == 0;
+    (fd >= 0 && path.is_dir() && writable).then_some(path)
 }

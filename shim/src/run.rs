@@ -64,7 +64,14 @@ async fn run(ctx: &impl RuntimeContext) -> anyhow::Result<i32> {
             (bytes, digest)
         }
     };
-    let cache = node::cache_dir().unwrap_or_else(|| std::env::temp_dir().join("waci-cache"));
+    let cache = node::cache_dir().unwrap_or_else(|| {
+        let dir = std::env::temp_dir().join("waci-cache");
+        log::info!(
+            "the node's compiled-code cache is not this container's to write; compiling into {}",
+            dir.display()
+        );
+        dir
+    });
     let engines = Engines::new(cache).context("starting the engine")?;
     let (loaded, _) = engines.load(&digest, bytes.into()).await?;
     let took = loaded.load_time.as_secs_f64() * 1e3;
@@ -124,10 +131,10 @@ async fn run(ctx: &impl RuntimeContext) -> anyhow::Result<i32> {
                 pre: pre.clone(),
                 sandbox,
                 request_timeout: REQUEST_TIMEOUT,
+                // One request's failure (out of memory included) is that request's 5xx and
+                // a line in the log; the container goes on serving, so it is no OOM of the
+                // container's.
                 on_failure: Box::new(|exit| {
-                    if exit == Exit::OutOfMemory {
-                        oom::report();
-                    }
                     eprintln!("waci: a request failed: {}", exit.detail_status());
                 }),
                 stopping: stop.clone(),

@@ -318,3 +318,50 @@ async fn a_guest_over_its_memory_limit_ends_oom_killed() {
     assert_eq!(status.exit_code, 137);
     node.remove_pod(&pod, &[&hog]).await;
 }
+
+#[tokio::test]
+async fn a_container_of_another_user_compiles_for_itself_and_leaves_the_nodes_cache_alone() {
+    let mut node = TestNode::start().await;
+    let mut image = wasm_image(
+        "hello-cli.wasm",
+        "docker.io/waci/hello-cli:user",
+        &["/hello-cli.wasm"],
+    );
+    image.files.push(("tmp/", Vec::new(), 0o1777));
+    node.import(&image).await;
+    let pod_config = node.pod_config("user");
+    let pod = node.run_pod(&pod_config).await;
+    let mut config = container_config("user", "docker.io/waci/hello-cli:user", &[], &[], 0);
+    if let Some(security) = config
+        .linux
+        .as_mut()
+        .and_then(|l| l.security_context.as_mut())
+    {
+        security.run_as_user = Some(k8s_cri::v1::Int64Value { value: 1000 });
+    }
+    let c = node
+        .start_container(&pod, &pod_config, config.clone())
+        .await;
+    let status = node.exited(&c).await;
+    let log = node.log_file(&pod_config, &config);
+    assert_eq!(status.exit_code, 0, "{log}");
+    assert!(
+        cri_lines(&log, "stdout")
+            .iter()
+            .any(|l| l == "hello from waci/hello-cli"),
+        "{log}"
+    );
+    let cached = std::fs::read_dir(&node.cache_dir)
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(
+        cached, 0,
+        "a container of user 1000 wrote into the node's cache"
+    );
+    let containerd = node.containerd_log();
+    assert!(
+        containerd.contains("not this container's to write"),
+        "{containerd}"
+    );
+    node.remove_pod(&pod, &[&c]).await;
+}

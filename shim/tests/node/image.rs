@@ -11,7 +11,7 @@ pub struct Image<'a> {
     /// for a component.
     pub platform: (&'a str, &'a str),
     pub entrypoint: &'a [&'a str],
-    /// Path in the image, contents, mode.
+    /// Path in the image, contents, mode; a path ending in `/` is a directory.
     pub files: Vec<(&'a str, Vec<u8>, u32)>,
 }
 
@@ -29,7 +29,12 @@ fn tar_of(files: &[(&str, Vec<u8>, u32)]) -> Vec<u8> {
         header.set_size(bytes.len() as u64);
         header.set_mode(*mode);
         header.set_mtime(0);
-        header.set_entry_type(tar::EntryType::Regular);
+        // A path ending in `/` is a directory.
+        header.set_entry_type(if path.ends_with('/') {
+            tar::EntryType::Directory
+        } else {
+            tar::EntryType::Regular
+        });
         tar.append_data(&mut header, path, bytes.as_slice())
             .expect("tar entry");
     }
