@@ -251,6 +251,12 @@ async fn a_service_answers_http_on_the_pod_ip_at_its_port() {
     .await;
     assert_eq!(lines.len(), 1, "{lines:?}");
 
+    // kubelet's stop: SIGTERM drains the service, which ends on its own with 0 well within
+    // the grace period (SIGKILL at its end would make it 137).
+    node.stop_container(&web, 30).await;
+    let stopped = node.exited(&web).await;
+    assert_eq!(stopped.exit_code, 0, "{stopped:?}");
+
     node.remove_pod(&pod, &[&web]).await;
 }
 
@@ -364,4 +370,32 @@ async fn a_container_of_another_user_compiles_for_itself_and_leaves_the_nodes_ca
         "{containerd}"
     );
     node.remove_pod(&pod, &[&c]).await;
+}
+
+#[tokio::test]
+async fn a_guest_that_traps_ends_with_exit_code_1_and_says_why_in_its_log() {
+    let mut node = TestNode::start().await;
+    node.import(&wasm_image(
+        "crash.wasm",
+        "docker.io/waci/crash:test",
+        &["/crash.wasm"],
+    ))
+    .await;
+    let pod_config = node.pod_config("crash");
+    let pod = node.run_pod(&pod_config).await;
+    let config = container_config("crash", "docker.io/waci/crash:test", &["trap"], &[], 0);
+    let crash = node
+        .start_container(&pod, &pod_config, config.clone())
+        .await;
+    let status = node.exited(&crash).await;
+    assert_eq!(status.exit_code, 1, "{status:?}");
+    assert_eq!(status.reason, "Error");
+    let log = node.log_file(&pod_config, &config);
+    assert_eq!(cri_lines(&log, "stdout"), ["about to trap"], "{log}");
+    let stderr = cri_lines(&log, "stderr");
+    assert!(
+        stderr.iter().any(|l| l.starts_with("waci: Trap: ")),
+        "the trap is not in the log:\n{log}"
+    );
+    node.remove_pod(&pod, &[&crash]).await;
 }

@@ -109,6 +109,18 @@ impl TestNode {
             .expect("a status")
     }
 
+    /// `StopContainer` with a grace period, as kubelet stops a container: SIGTERM, then
+    /// SIGKILL once `timeout` seconds have passed.
+    pub async fn stop_container(&mut self, id: &str, timeout: i64) {
+        self.runtime
+            .stop_container(StopContainerRequest {
+                container_id: id.into(),
+                timeout,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("StopContainer: {e}\n{}", self.containerd_log()));
+    }
+
     /// Waits until the container has exited and gives its status.
     pub async fn exited(&mut self, id: &str) -> ContainerStatus {
         let runtime = self.runtime.clone();
