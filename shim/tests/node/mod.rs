@@ -60,6 +60,8 @@ pub struct TestNode {
     /// `/waci-test-<pid>-<n>`: every pod's cgroup is under it, so a process left in it is a
     /// process the pod left behind.
     cgroup_parent: String,
+    /// The CNI bridge of this node's pods, which the bridge plugin leaves behind.
+    bridge: String,
     pub runtime: RuntimeServiceClient<Channel>,
     pub images: ImageServiceClient<Channel>,
     /// The node's compiled-code cache (`WACI_SHIM_CACHE_DIR` of the shim).
@@ -204,6 +206,7 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshot
             dir,
             containerd,
             cgroup_parent,
+            bridge,
             cache_dir,
         };
         let mut runtime = node.runtime.clone();
@@ -362,7 +365,8 @@ fn processes_with(matches: impl Fn(u32) -> bool) -> Vec<u32> {
 impl Drop for TestNode {
     /// Stops containerd by its pid; whatever a failed test left running under this node
     /// (its shims, which carry this node's socket path in their arguments, and the pods'
-    /// processes, in this node's cgroups) is killed by pid, and its mounts are detached.
+    /// processes, in this node's cgroups) is killed by pid, its mounts are detached, and its
+    /// bridge and cgroups are removed.
     fn drop(&mut self) {
         let pid = self.containerd.id();
         // SAFETY: signals the process we started.
@@ -388,6 +392,10 @@ impl Drop for TestNode {
         for p in points {
             let _ = Command::new("umount").arg("-l").arg(p).status();
         }
+        let _ = Command::new("ip")
+            .args(["link", "delete", &self.bridge])
+            .stderr(Stdio::null())
+            .status();
         for controller in std::fs::read_dir("/sys/fs/cgroup")
             .into_iter()
             .flatten()
