@@ -60,7 +60,7 @@ async fn run(ctx: &impl RuntimeContext) -> anyhow::Result<i32> {
                 .as_bytes()
                 .with_context(|| format!("reading the component {:?}", entry.arg0))?
                 .into_owned();
-            let digest = format!("sha256:{}", hex(&Sha256::digest(&bytes)));
+            let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
             (bytes, digest)
         }
     };
@@ -213,10 +213,6 @@ fn stop_on_signal() -> CancellationToken {
         token.cancel();
     });
     stop
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
