@@ -73,8 +73,17 @@ async fn a_sigkill_during_two_hundred_creates_loses_no_acknowledged_group() {
     assert_eq!(check, "ok");
     p.restart().await;
 
-    let list = p.call("GET", &format!("/subscriptions/{SUB}/resourceGroups/burst/providers/Microsoft.ContainerInstance/containerGroups"), None).await;
-    let groups = list.body["value"].as_array().cloned().unwrap_or_default();
+    // Every page of the list: creates in flight at the kill may have committed too, so there
+    // can be more groups than one page holds.
+    let mut list = p.call("GET", &format!("/subscriptions/{SUB}/resourceGroups/burst/providers/Microsoft.ContainerInstance/containerGroups"), None).await;
+    let mut groups = Vec::new();
+    loop {
+        groups.extend(list.body["value"].as_array().cloned().unwrap_or_default());
+        let Some(next) = list.body["nextLink"].as_str().map(str::to_string) else {
+            break;
+        };
+        list = p.raw("GET", &next, Some(&p.token), None).await;
+    }
     let listed: HashSet<String> = groups
         .iter()
         .map(|g| g["name"].as_str().unwrap().to_string())
