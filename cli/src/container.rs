@@ -108,20 +108,39 @@ struct WaitArgs {
 
 #[derive(Args)]
 struct ExportArgs {
-    #[command(flatten)]
-    group: NameArgs,
+    /// Name of the resource group
+    #[arg(short = 'g', long, required_unless_present = "from_file")]
+    resource_group: Option<String>,
+    /// Name of the container group
+    #[arg(short, long, required_unless_present = "from_file")]
+    name: Option<String>,
+    /// Export the group this YAML file defines (ACI's format, as `create --file` reads it)
+    /// instead of one of the platform's
+    #[arg(long, conflicts_with = "resource_group")]
+    from_file: Option<PathBuf>,
     /// The file to write
     #[arg(short, long)]
     file: PathBuf,
-    /// Format of the file (ACI's YAML is the only one)
-    #[arg(long, default_value = "yaml", value_parser = ["yaml"])]
+    /// Format of the file: ACI's YAML, or the Kubernetes objects that run the group with the
+    /// waci shim (RuntimeClass, Secret, Pod, Service)
+    #[arg(long, visible_alias = "format", default_value = "yaml", value_parser = ["yaml", "kubernetes"])]
     export_format: String,
 }
 
 pub async fn run(args: ContainerArgs) -> anyhow::Result<()> {
+    let command = match args.command {
+        // A file exported to Kubernetes objects needs no platform.
+        Command::Export(a) => {
+            return match a.from_file {
+                Some(_) => export_kubernetes(None, a).await,
+                None => export(&Client::new(&args.connection)?, a).await,
+            };
+        }
+        other => other,
+    };
     let client = Client::new(&args.connection)?;
     let out = &args.output;
-    match args.command {
+    match command {
         Command::Create(a) => create(&client, out, a).await,
         Command::Show(a) => Ok(out.print(&client.group(&a.resource_group, &a.name).await?)?),
         Command::List(a) => {
@@ -136,7 +155,7 @@ pub async fn run(args: ContainerArgs) -> anyhow::Result<()> {
         Command::Restart(a) => action(&client, "restart", a.group, !a.no_wait).await,
         Command::Stop(a) => action(&client, "stop", a, false).await,
         Command::Start(a) => action(&client, "start", a.group, !a.no_wait).await,
-        Command::Export(a) => export(&client, a).await,
+        Command::Export(_) => unreachable!("exports are handled above"),
     }
 }
 
@@ -277,7 +296,13 @@ async fn action(client: &Client, verb: &str, a: NameArgs, wait: bool) -> anyhow:
 }
 
 async fn export(client: &Client, a: ExportArgs) -> anyhow::Result<()> {
-    let group = client.group(&a.group.resource_group, &a.group.name).await?;
+    if a.export_format == "kubernetes" {
+        return export_kubernetes(Some(client), a).await;
+    }
+    let (Some(rg), Some(name)) = (&a.resource_group, &a.name) else {
+        anyhow::bail!("--from-file exports only --export-format kubernetes");
+    };
+    let group = client.group(rg, name).await?;
     yaml_file::write(&a.file, &yaml_file::export(&group, API_VERSION))?;
     let secure = yaml_file::secure_variables(&group);
     if !secure.is_empty() {
@@ -286,6 +311,46 @@ async fn export(client: &Client, a: ExportArgs) -> anyhow::Result<()> {
              set secureValue there before `create --file`.",
             a.file.display(),
             secure.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The Kubernetes objects of a group of the platform or of a YAML file, validated by the
+/// platform's own parser first.
+async fn export_kubernetes(client: Option<&Client>, a: ExportArgs) -> anyhow::Result<()> {
+    if a.export_format != "kubernetes" {
+        anyhow::bail!("--from-file exports only --export-format kubernetes");
+    }
+    let (name, body, unknown_secrets) = match (&a.from_file, &a.resource_group, &a.name) {
+        (Some(path), _, _) => {
+            let d = yaml_file::load(path, a.name.as_deref(), Some("local"))?;
+            (d.name, d.body, Vec::new())
+        }
+        (None, Some(rg), Some(name)) => {
+            let Some(client) = client else {
+                anyhow::bail!("no platform to read {rg}/{name} from");
+            };
+            let group = client.group(rg, name).await?;
+            let unknown = yaml_file::secure_variables(&group);
+            (
+                name.clone(),
+                yaml_file::export(&group, API_VERSION),
+                unknown,
+            )
+        }
+        _ => anyhow::bail!("name a group (-g and -n) or a file (--from-file)"),
+    };
+    let spec = crate::kubernetes::spec(&name, &body)?;
+    let objects = crate::kubernetes::manifests(&name, &spec);
+    std::fs::write(&a.file, crate::kubernetes::yaml(&objects))
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", a.file.display()))?;
+    if !unknown_secrets.is_empty() {
+        eprintln!(
+            "Warning: the API never returns secure values, so the Secret in {} holds no value \
+             for {}; set them there before `kubectl apply`.",
+            a.file.display(),
+            unknown_secrets.join(", ")
         );
     }
     Ok(())

@@ -10,6 +10,8 @@
 //! - `attach`: `waci container attach`, the API's attach socket.
 //! - `group`: `waci group ...`.
 //! - `image`: `waci image push`, a component into an OCI registry.
+//! - `kubernetes`: `waci container export --export-format kubernetes`, a group as the
+//!   RuntimeClass, Secret, Pod and Service that run it with the Kubernetes shim.
 //! - `token`: `waci token create|list|revoke`, subscription-scoped access tokens.
 //! - `output`: `-o json|jsonc|table|tsv|yaml|yamlc|none` and `--query`.
 
@@ -19,6 +21,7 @@ mod container;
 mod create;
 mod group;
 mod image;
+pub mod kubernetes;
 mod logs;
 mod output;
 mod serve;

@@ -7,6 +7,8 @@
 //! are imported), mounts the pod's volumes and service-account token, sets the security
 //! context, seccomp profile and DNS config, runs probes, restarts by policy, and garbage
 //! collects exited containers.
+// Shared by the test crates `cri` and `export`, each of which uses a part of it.
+#![allow(dead_code)]
 
 pub mod image;
 mod pods;
