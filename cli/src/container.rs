@@ -62,11 +62,14 @@ enum Command {
     /// Start a stopped group again and wait until it runs.
     #[command(after_help = "Example:\n  waci container start -g demo -n hello")]
     Start(WaitArgs),
-    /// Write a group as a YAML file in ACI's format, for `create --file`.
+    /// Write a group as a YAML file in ACI's format, for `create --file`, or as the
+    /// Kubernetes objects that run it with the waci shim.
     #[command(
         after_help = "Example:\n  waci container export -g demo -n hello -f hello.yaml\n  \
         waci container delete -g demo -n hello --yes\n  \
-        waci container create -g demo --file hello.yaml"
+        waci container create -g demo --file hello.yaml\n  \
+        waci container export --format kubernetes -g demo -n hello -f hello-k8s.yaml\n  \
+        waci container export --format kubernetes --from-file hello.yaml -f hello-k8s.yaml"
     )]
     Export(ExportArgs),
 }
