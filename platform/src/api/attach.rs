@@ -67,15 +67,7 @@ pub async fn attach(
         use rand::Rng;
         hex::encode(rand::rng().random::<[u8; 16]>())
     };
-    let follower = Follower {
-        app: app.clone(),
-        group_id: gid,
-        container,
-        policy: g.spec.restart_policy,
-        last,
-        timestamps: false,
-        done: false,
-    };
+    let follower = Follower::new(app.clone(), &g, container, last, false);
     app.attach.insert(
         id.clone(),
         Session {

@@ -72,15 +72,7 @@ pub async fn logs(
     }
     let last = lines.last().map(|l| l.id).unwrap_or(0);
     let first: String = lines.iter().map(|l| format_line(l, timestamps)).collect();
-    let follower = Follower {
-        app,
-        group_id: gid,
-        container,
-        policy: g.spec.restart_policy,
-        last,
-        timestamps,
-        done: false,
-    };
+    let follower = Follower::new(app, &g, container, last, timestamps);
     let stream = futures::stream::unfold((follower, Some(first)), |(mut f, first)| async move {
         if let Some(text) = first {
             return Some((Ok::<_, std::convert::Infallible>(text), (f, None)));
@@ -96,7 +88,9 @@ pub async fn logs(
 }
 
 /// Follows a container's log from row `last` on: each call to [`Follower::next`] waits for
-/// new lines and returns them as text, until the container has ended for good.
+/// new lines and returns them as text, until the container has ended for good. When the
+/// container starts again (its restart count grows), a marker line goes between the last
+/// run's lines and the new run's (DESIGN.md §6).
 pub struct Follower {
     pub app: AppRef,
     pub group_id: i64,
@@ -106,9 +100,25 @@ pub struct Follower {
     pub last: i64,
     pub timestamps: bool,
     pub done: bool,
+    /// The container's restart count the lines so far belong to; `None` until first read.
+    pub restarts: Option<u32>,
 }
 
 impl Follower {
+    /// A follower of `container` of group `group_id` from line `last` on.
+    pub fn new(app: AppRef, group: &GroupRow, container: String, last: i64, timestamps: bool) -> Follower {
+        Follower {
+            app,
+            group_id: group.id,
+            container,
+            policy: group.spec.restart_policy,
+            last,
+            timestamps,
+            done: false,
+            restarts: None,
+        }
+    }
+
     pub async fn next(&mut self) -> Option<String> {
         if self.done {
             return None;
@@ -116,9 +126,24 @@ impl Follower {
         let (app, gid) = (self.app.clone(), self.group_id);
         let mut written = app.logs.subscribe();
         loop {
-            let batch = self.fetch(FOLLOW_BATCH).await;
+            let restarted = self.restarted().await;
+            let batch = self.fetch_lines(FOLLOW_BATCH).await;
+            if let Some((count, since)) = restarted {
+                // The new run's lines are those written from its start on.
+                let split = batch
+                    .iter()
+                    .position(|l| since.is_some_and(|t| line_time(l).is_none_or(|lt| lt >= t)))
+                    .unwrap_or(batch.len());
+                let mut text = self.render(&batch[..split]);
+                text.push_str(&format!(
+                    "[waci] container {} restarted (restart {count})\n",
+                    self.container
+                ));
+                text.push_str(&self.render(&batch[split..]));
+                return Some(text);
+            }
             if !batch.is_empty() {
-                return Some(batch);
+                return Some(self.render(&batch));
             }
             if ended(&app, gid, &self.container, self.policy).await {
                 // One more look: lines written just before the end are stored by now.
@@ -131,6 +156,11 @@ impl Follower {
     }
 
     async fn fetch(&mut self, limit: usize) -> String {
+        let batch = self.fetch_lines(limit).await;
+        self.render(&batch)
+    }
+
+    async fn fetch_lines(&mut self, limit: usize) -> Vec<LogLine> {
         let (gid, c, last) = (self.group_id, self.container.clone(), self.last);
         let batch = self
             .app
@@ -142,10 +172,41 @@ impl Follower {
             self.last = l.id;
         }
         batch
+    }
+
+    fn render(&self, lines: &[LogLine]) -> String {
+        lines
             .iter()
             .map(|l| format_line(l, self.timestamps))
             .collect()
     }
+
+    /// If the container has started again since the lines so far: its restart count now and
+    /// when its current run started. The first look only learns the count.
+    async fn restarted(&mut self) -> Option<(u32, Option<time::OffsetDateTime>)> {
+        let (gid, c) = (self.group_id, self.container.clone());
+        let row = self
+            .app
+            .store
+            .read(move |r| Ok(r.containers(gid)?.into_iter().find(|row| row.name == c)))
+            .await
+            .ok()
+            .flatten()?;
+        let seen = self.restarts.replace(row.restart_count);
+        if seen.is_none_or(|n| row.restart_count <= n) {
+            return None;
+        }
+        let since = row.current.start_time.as_deref().and_then(parse_time);
+        Some((row.restart_count, since))
+    }
+}
+
+fn parse_time(text: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}
+
+fn line_time(l: &LogLine) -> Option<time::OffsetDateTime> {
+    parse_time(&l.ts)
 }
 
 /// The group that holds `container`, or the 404 that says which is missing.
