@@ -20,6 +20,8 @@ const GUESTS: &[(&str, &str)] = &[
     ("files-http", "files_http.wasm"),
     ("sandbox-probe", "sandbox-probe.wasm"),
     ("spin", "spin.wasm"),
+    ("net-client", "net-client.wasm"),
+    ("net-server", "net-server.wasm"),
 ];
 
 fn main() {

@@ -44,6 +44,14 @@ pub struct ServeArgs {
     /// Container groups one subscription may hold
     #[arg(long, env = "WACI_MAX_GROUPS_PER_SUBSCRIPTION", default_value_t = config::DEFAULT_MAX_GROUPS_PER_SUBSCRIPTION)]
     max_groups_per_subscription: u64,
+    /// Opens more to guests than the default egress policy: <CIDR>[:<port>], repeatable or
+    /// comma-separated (e.g. 127.0.0.1:5432 for a database on the host's loopback)
+    #[arg(long, env = "WACI_ALLOW_OUTBOUND", value_delimiter = ',', value_parser = config::parse_outbound)]
+    allow_outbound: Vec<config::OutboundRule>,
+    /// Closes more to guests than the default egress policy: <CIDR>[:<port>], repeatable or
+    /// comma-separated (e.g. 10.0.0.0/8)
+    #[arg(long, env = "WACI_DENY_OUTBOUND", value_delimiter = ',', value_parser = config::parse_outbound)]
+    deny_outbound: Vec<config::OutboundRule>,
     /// Log lines kept per container before the oldest are dropped
     #[arg(long, env = "WACI_MAX_LOG_LINES", default_value_t = waci_platform::logs::DEFAULT_MAX_LINES)]
     max_log_lines: u64,
@@ -90,6 +98,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_runtime: (args.max_runtime > 0).then(|| Duration::from_secs(args.max_runtime)),
         max_groups_per_subscription: args.max_groups_per_subscription,
         api_url: Default::default(),
+        allow_outbound: args.allow_outbound,
+        deny_outbound: args.deny_outbound,
     };
     let data_dir = config.data_dir.clone();
     let runtime = tokio::runtime::Runtime::new()?;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
@@ -24,6 +24,25 @@ struct Names {
     by_name: HashMap<String, Entry>,
     /// A group's name, so that replacing or withdrawing it needs no search.
     by_group: HashMap<i64, String>,
+}
+
+/// The zone's names as guests resolve them: from the directory, not the host's resolver, so
+/// group A reaches group B by its FQDN.
+pub struct ZoneNames {
+    /// Lowercase, without the trailing dot.
+    pub zone: String,
+    pub directory: Arc<Directory>,
+}
+
+impl crate::runtime::core::net::Names for ZoneNames {
+    fn resolve(&self, name: &str) -> Option<Option<Ipv4Addr>> {
+        let name = normalize(name);
+        let in_zone = name == self.zone
+            || name
+                .strip_suffix(self.zone.as_str())
+                .is_some_and(|label| label.ends_with('.'));
+        in_zone.then(|| self.directory.lookup(&name).map(|e| e.ip))
+    }
 }
 
 impl Directory {

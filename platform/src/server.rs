@@ -4,13 +4,14 @@
 
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::directory::Directory;
+use crate::directory::{Directory, ZoneNames};
 use crate::dns::{self, DnsHandler};
 use crate::frontdoor;
 use crate::groups::{self, Groups};
 use crate::logs::LogHub;
 use crate::metrics::{self, Metrics};
 use crate::portal::PortalConfig;
+use crate::runtime::core::net::policy::Egress;
 use crate::runtime::engine::Engines;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::Store;
@@ -102,7 +103,7 @@ pub async fn serve(
     let handler = DnsHandler::new(&config.zone, directory.clone(), config.dns_listen.ip())?;
     let dns_stats = handler.stats.clone();
     let (dns_addr, mut dns_server) = dns::start(config.dns_listen, handler).await?;
-    // Guests may call out over HTTP, but never to the platform's own listeners.
+    // Guests may call out, but never to the platform's own listeners.
     let forbidden: std::sync::Arc<[SocketAddr]> = vec![api_addr, front_addr, dns_addr].into();
     let registries = crate::registry::Registries::new(config.data_dir.join("images"))
         .map_err(|e| anyhow::anyhow!("cannot prepare the image store: {e}"))?;
@@ -115,7 +116,16 @@ pub async fn serve(
             request_timeout: config.request_timeout,
             max_runtime: config.max_runtime,
             volumes_dir: config.data_dir.join("volumes"),
-            forbidden,
+            egress: Arc::new(Egress {
+                allow: config.allow_outbound.clone(),
+                deny: config.deny_outbound.clone(),
+                pool: Some(config.ip_pool),
+                platform: forbidden,
+            }),
+            names: Some(Arc::new(ZoneNames {
+                zone: config.zone.clone(),
+                directory: directory.clone(),
+            })),
         },
     );
 

@@ -40,8 +40,11 @@ pub struct RuntimeConfig {
     pub max_runtime: Option<Duration>,
     /// Where each group's volumes live (`<data dir>/volumes`).
     pub volumes_dir: PathBuf,
-    /// The platform's own listeners, which guests' outgoing HTTP may not reach.
-    pub forbidden: Arc<[std::net::SocketAddr]>,
+    /// What guests may reach over sockets and outgoing HTTP (the platform's own listeners
+    /// never).
+    pub egress: Arc<self::core::net::policy::Egress>,
+    /// The names guests resolve without the host's resolver (the platform's zone).
+    pub names: Option<Arc<dyn self::core::net::Names>>,
 }
 
 struct Supervised {

@@ -1,8 +1,9 @@
 //! The per-instance host state (`Store<Host>`) and how a container's definition becomes a
 //! sandbox: its argv, its env, its stdout/stderr into a [`LogSink`] (whatever stores them),
-//! its memory cap, its volumes at their mount paths — and nothing else (no host env, no other
-//! file, no sockets).
+//! its memory cap, its volumes at their mount paths, its network (`net`: sockets and outgoing
+//! HTTP under the egress policy) — and nothing else (no host env, no other file).
 
+use super::net::Network;
 use super::outgoing::GuestHttpHooks;
 use super::stats::ContainerStats;
 use super::stdio::LogOutput;
@@ -21,6 +22,8 @@ pub struct Host {
     table: ResourceTable,
     limits: Limits,
     hooks: GuestHttpHooks,
+    /// The container's network, for the `wasi:sockets` functions of `net::sockets`.
+    pub(crate) net: Arc<Network>,
 }
 
 /// The memory cap of one instance, which also counts the memory it holds into its
@@ -122,8 +125,9 @@ pub struct Sandbox {
     memory_cap: usize,
     mounts: Vec<Mount>,
     logs: Arc<dyn LogSink>,
-    /// The platform's own addresses, closed to the guest's outgoing HTTP.
-    pub forbidden: Arc<[std::net::SocketAddr]>,
+    /// What the guest may reach and bind (the default policy, in no group, unless
+    /// [`Sandbox::with_network`]).
+    pub net: Arc<Network>,
     /// What the container's instances do, counted (fresh unless [`Sandbox::with_stats`]).
     pub stats: Arc<ContainerStats>,
     /// `requests.cpu` and `limits.cpu`, for [`Sandbox::with_cpu`].
@@ -168,7 +172,7 @@ impl Sandbox {
             memory_cap,
             mounts,
             logs,
-            forbidden,
+            net: Arc::new(Network::isolated(c.name.as_str().into(), forbidden)),
             stats: Arc::default(),
             cpu_request: c.requests.cpu,
             cpu_limit: c.limits.cpu,
@@ -202,6 +206,12 @@ impl Sandbox {
         }
     }
 
+    /// The same sandbox on the network `net` (its group's IP, ports, names and policy).
+    pub fn with_network(mut self, net: Network) -> Sandbox {
+        self.net = Arc::new(net);
+        self
+    }
+
     /// The same sandbox, counting into `stats` (kept by whoever reports them).
     pub fn with_stats(mut self, stats: Arc<ContainerStats>) -> Sandbox {
         self.stats = stats;
@@ -228,14 +238,18 @@ impl Sandbox {
                 .preopened_dir(&m.host_path, &m.guest_path, perms)
                 .map_err(|e| anyhow::anyhow!("volume at {} cannot be opened: {e}", m.guest_path))?;
         }
+        let net = self.net.clone();
         let wasi = builder
             .args(&self.argv)
             .envs(&self.env)
             .stdout(out(Stream::Stdout))
             .stderr(out(Stream::Stderr))
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
+            .allow_tcp(true)
+            .allow_udp(true)
+            .allow_ip_name_lookup(true)
+            .socket_addr_check(move |addr, use_| {
+                Box::pin(std::future::ready(net.check(addr, use_)))
+            })
             .build();
         let limits = Limits {
             cap: StoreLimitsBuilder::new()
@@ -253,8 +267,9 @@ impl Sandbox {
                 table: ResourceTable::new(),
                 limits,
                 hooks: GuestHttpHooks {
-                    forbidden: self.forbidden.clone(),
+                    net: self.net.clone(),
                 },
+                net: self.net.clone(),
             },
         );
         store.limiter(|h| &mut h.limits);

@@ -12,6 +12,7 @@ pub mod command;
 pub mod cpu;
 pub mod engine;
 pub mod host;
+pub mod net;
 mod outgoing;
 pub mod service;
 pub mod stats;

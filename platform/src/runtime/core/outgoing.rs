@@ -1,24 +1,24 @@
-//! Outgoing HTTP from guests (`wasi:http/outgoing-handler`): allowed, as a container in ACI
-//! can call out, except to the platform's own listeners (control API, front door, DNS),
-//! which a guest must never reach.
+//! Outgoing HTTP from guests (`wasi:http/outgoing-handler`), under the same rule as sockets
+//! (`net::policy`): a request whose resolved addresses the egress policy closes (the
+//! platform's own listeners always) is refused with `DestinationIpProhibited` and one
+//! Warning. `localhost` on a port a sibling service declares is answered by that service in
+//! process, with no socket, as the front door does; the platform's zone names resolve to
+//! group IPs without the host's resolver.
+//!
+//! The check is on the addresses resolved before the request is sent; for a name outside
+//! the zone the connection resolves it again, so a name that changes its answer in between
+//! is not caught.
 
+use super::net::Network;
+use crate::model::Protocol;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-/// The platform's own addresses; a request that resolves to one of them is refused.
-#[derive(Clone, Default)]
+/// The network the requests of one instance go out on.
+#[derive(Clone)]
 pub struct GuestHttpHooks {
-    pub forbidden: Arc<[SocketAddr]>,
-}
-
-/// Whether `target` reaches `listener`: same port, and the same IP, or the listener is bound
-/// to every address, or both are loopback (127.0.0.0/8 reaches 127.0.0.1 listeners via lo).
-fn reaches(target: &SocketAddr, listener: &SocketAddr) -> bool {
-    target.port() == listener.port()
-        && (target.ip() == listener.ip()
-            || listener.ip().is_unspecified()
-            || (target.ip().is_loopback() && listener.ip().is_loopback()))
+    pub net: Arc<Network>,
 }
 
 type Sent = Result<
@@ -36,7 +36,7 @@ impl WasiHttpHooks for GuestHttpHooks {
         options: Option<RequestOptions>,
         fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = Sent> + Send> {
-        let forbidden = self.forbidden.clone();
+        let net = self.net.clone();
         drop(fut);
         Box::new(async move {
             let uri = request.uri();
@@ -48,17 +48,41 @@ impl WasiHttpHooks for GuestHttpHooks {
                     80
                 },
             );
-            let targets: Vec<SocketAddr> =
-                tokio::net::lookup_host((authority.host().trim_matches(['[', ']']), port))
-                    .await
-                    .map_err(|_| Error::DestinationNotFound)?
-                    .collect();
-            if targets
+            let host = authority.host().trim_matches(['[', ']']).to_string();
+            let asked = net
+                .lookup_name(&host)
+                .map_err(|()| Error::DestinationNotFound)?;
+            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((asked.as_str(), port))
+                .await
+                .map_err(|_| Error::DestinationNotFound)?
+                .collect();
+            let targets: Vec<SocketAddr> = resolved
                 .iter()
-                .any(|t| forbidden.iter().any(|f| reaches(t, f)))
+                .map(|a| net.connect_address(*a, Protocol::Tcp))
+                .collect();
+            // The group's own localhost: its service, in process.
+            if let Some(service) = targets
+                .iter()
+                .find_map(|t| net.local_port(*t))
+                .and_then(|p| net.local_service(p))
             {
+                let response = service.handle(request).await;
+                return Ok((
+                    response,
+                    Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
+                ));
+            }
+            let refused = targets.iter().filter(|t| !net.egress_allows(**t)).count();
+            if refused > 0 || targets.is_empty() {
                 return Err(Error::DestinationIpProhibited);
             }
+            // A name the platform answered, or loopback that is the group's: the connection
+            // goes to the address decided here, not to what the host would resolve.
+            let request = if asked != host || targets != resolved {
+                redirect(request, targets[0])?
+            } else {
+                request
+            };
             let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             use http_body_util::BodyExt;
             Ok((
@@ -69,24 +93,23 @@ impl WasiHttpHooks for GuestHttpHooks {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::reaches;
-
-    fn check(target: &str, listener: &str, expected: bool) {
-        assert_eq!(
-            reaches(&target.parse().unwrap(), &listener.parse().unwrap()),
-            expected,
-            "{target} → {listener}"
-        );
+/// `request` sent to `to`, keeping the name it was made for in its `Host` header.
+fn redirect(
+    mut request: http::Request<WasiBody>,
+    to: SocketAddr,
+) -> Result<http::Request<WasiBody>, Error> {
+    let mut parts = request.uri().clone().into_parts();
+    if let Some(a) = &parts.authority
+        && !request.headers().contains_key(http::header::HOST)
+        && let Ok(v) = http::HeaderValue::from_str(a.as_str())
+    {
+        request.headers_mut().insert(http::header::HOST, v);
     }
-
-    #[test]
-    fn the_platforms_listeners_are_recognised() {
-        check("127.0.0.1:8080", "127.0.0.1:8080", true);
-        check("127.0.0.2:8080", "127.0.0.1:8080", true);
-        check("127.0.0.1:8080", "0.0.0.0:8080", true);
-        check("127.0.0.1:8081", "127.0.0.1:8080", false);
-        check("127.77.0.1:80", "127.0.0.1:8080", false);
-    }
+    parts.authority = Some(
+        to.to_string()
+            .parse()
+            .map_err(|_| Error::HttpRequestUriInvalid)?,
+    );
+    *request.uri_mut() = http::Uri::from_parts(parts).map_err(|_| Error::HttpRequestUriInvalid)?;
+    Ok(request)
 }

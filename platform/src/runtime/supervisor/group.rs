@@ -6,7 +6,8 @@
 //! It knows the store's write batch; it runs no guest and binds no port.
 
 use super::BACKOFF_MAX;
-use crate::model::{ContainerState, ProvisioningState, RestartPolicy};
+use crate::model::{ContainerState, Port, ProvisioningState, RestartPolicy};
+use crate::runtime::core::net::LocalServices;
 use crate::runtime::{Runtime, group_state};
 use crate::store::{Batch, GroupRow};
 use std::collections::{HashMap, HashSet};
@@ -29,6 +30,10 @@ pub(super) struct GroupCtx {
     pub(super) cancel: CancellationToken,
     /// Writes that ride along with the next trip to the store (see [`GroupCtx::defer_event`]).
     deferred: Mutex<Deferred>,
+    /// Every port the group's containers declare: the group's `localhost`.
+    pub(super) ports: Arc<[Port]>,
+    /// The group's services by port, for outgoing HTTP to `localhost` in process.
+    pub(super) local_services: LocalServices,
 }
 
 /// A container's event: (container, name, message, warning).
@@ -88,6 +93,13 @@ impl GroupCtx {
                 .collect(),
             cancel,
             deferred: Mutex::new(Deferred::default()),
+            ports: group
+                .spec
+                .containers
+                .iter()
+                .flat_map(|c| c.ports.iter().cloned())
+                .collect(),
+            local_services: LocalServices::default(),
         }
     }
 

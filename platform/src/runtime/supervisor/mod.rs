@@ -17,6 +17,7 @@ mod start;
 mod watch;
 
 use super::core::host::{Mount, Sandbox};
+use super::core::net::{Network, Warnings};
 use super::{Runtime, Supervised};
 use crate::model::{Container, ProvisioningState};
 use crate::store::GroupRow;
@@ -24,6 +25,7 @@ use group::GroupCtx;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// First back-off before restarting an exited container, doubled each time...
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
@@ -65,19 +67,32 @@ pub(super) async fn supervise(
 }
 
 /// The sandbox every run of container `c` gets: its volumes at their mount paths, its output
-/// into the platform's logs, its share of the cores (its first throttle an event).
+/// into the platform's logs, its share of the cores (its first throttle an event), its
+/// group's network.
 fn sandbox(
     ctx: &Arc<GroupCtx>,
     c: &Container,
     mounts: &impl Fn(&Container) -> Vec<Mount>,
 ) -> Sandbox {
+    let config = &ctx.rt.config;
     let sandbox = Sandbox::new(
         ctx.id,
         c,
         mounts(c),
         ctx.rt.logs.clone(),
-        ctx.rt.config.forbidden.clone(),
+        config.egress.platform.clone(),
     )
+    .with_network(Network {
+        container: c.name.as_str().into(),
+        egress: config.egress.clone(),
+        group_ip: ctx.ip,
+        group_ports: ctx.ports.clone(),
+        own_ports: c.ports.clone(),
+        names: config.names.clone(),
+        local_services: ctx.local_services.clone(),
+        warnings: warning_events(ctx, &c.name),
+        peers: Default::default(),
+    })
     .with_stats(ctx.rt.container_stats(ctx.id, &c.name))
     .with_cpu(&ctx.rt.engines.cpu);
     if let (Some(share), Some(limit)) = (sandbox.cpu(), c.limits.cpu) {
@@ -99,4 +114,24 @@ fn sandbox(
         });
     }
     sandbox
+}
+
+/// A refusal of the container's network (an address the policy closes, an undeclared port,
+/// a bind that failed) is a Warning event of the container, once per address.
+fn warning_events(ctx: &Arc<GroupCtx>, container: &str) -> Warnings {
+    let (ctx, container) = (Arc::downgrade(ctx), container.to_string());
+    // Told from a guest's host call, on the guest pool: the event is written from the
+    // platform's runtime.
+    let platform = tokio::runtime::Handle::current();
+    Warnings::new(move |message| {
+        let Some(ctx) = ctx.upgrade() else {
+            return;
+        };
+        let container = container.clone();
+        let span = ctx.span(&container);
+        platform.spawn(
+            async move { ctx.event(Some(&container), "Warning", message, true).await }
+                .instrument(span),
+        );
+    })
 }

@@ -5,7 +5,7 @@
 
 use super::command::command_loop;
 use super::group::GroupCtx;
-use crate::model::{Container, ContainerState, ProvisioningState, now_rfc3339};
+use crate::model::{Container, ContainerState, Protocol, ProvisioningState, now_rfc3339};
 use crate::runtime::core::command::Exit;
 use crate::runtime::core::engine::{Loaded, Workload};
 use crate::runtime::core::host::Mount;
@@ -59,6 +59,16 @@ pub(super) async fn containers(
                     runs: TaskTracker::new(),
                 });
                 services.push(service.clone());
+                {
+                    // Siblings reach it as `localhost:<port>` in process.
+                    let mut local = ctx
+                        .local_services
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner());
+                    for p in c.ports.iter().filter(|p| p.protocol == Protocol::Tcp) {
+                        local.insert(p.port, Arc::downgrade(&service));
+                    }
+                }
                 if front_port.is_some_and(|fp| c.ports.iter().any(|p| p.port == fp)) {
                     rt.front
                         .lock()
@@ -114,7 +124,7 @@ async fn start_service(
         for p in c
             .ports
             .iter()
-            .filter(|p| p.protocol == crate::model::Protocol::Tcp)
+            .filter(|p| p.protocol == Protocol::Tcp)
         {
             let addr = SocketAddr::from((ip, p.port));
             match TcpListener::bind(addr).await {
