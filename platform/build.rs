@@ -22,6 +22,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("spin", "spin.wasm"),
     ("net-client", "net-client.wasm"),
     ("net-server", "net-server.wasm"),
+    ("net-web", "net_web.wasm"),
 ];
 
 fn main() {

@@ -70,14 +70,15 @@ fn reply(r: &mut impl BufRead) -> Result<Option<String>, String> {
 }
 
 fn redis(addr: &str, key: &str, value: &str) -> Result<String, String> {
-    let mut stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-    let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
-    stream
+    let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+    // `try_clone` is not there on wasip2: read and write through shared references.
+    let mut reader = BufReader::new(&stream);
+    (&stream)
         .write_all(&command(&["SET", key, value]))
         .map_err(|e| format!("write: {e}"))?;
     let set = reply(&mut reader)?;
     println!("SET {key}: {}", set.unwrap_or_default());
-    stream
+    (&stream)
         .write_all(&command(&["GET", key]))
         .map_err(|e| format!("write: {e}"))?;
     let got = reply(&mut reader)?.unwrap_or_else(|| "(nil)".into());

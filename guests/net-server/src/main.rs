@@ -73,8 +73,9 @@ fn read_command(r: &mut impl BufRead) -> std::io::Result<Option<Vec<String>>> {
 fn serve(stream: TcpStream, data: &mut HashMap<String, String>) -> std::io::Result<()> {
     let peer = stream.peer_addr()?;
     println!("connection from {peer}");
-    let mut out = stream.try_clone()?;
-    let mut reader = BufReader::new(stream);
+    // `try_clone` is not there on wasip2: read and write through shared references.
+    let mut out = &stream;
+    let mut reader = BufReader::new(&stream);
     while let Some(parts) = read_command(&mut reader)? {
         let upper: Vec<String> = parts.iter().take(1).map(|p| p.to_ascii_uppercase()).collect();
         let answer = match (upper.first().map(String::as_str), &parts[..]) {

@@ -11,8 +11,10 @@ use crate::runtime::core::engine::{Loaded, Workload};
 use crate::runtime::core::host::Mount;
 use crate::runtime::core::service::{self, Service};
 use crate::store::GroupRow;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
@@ -112,7 +114,16 @@ fn request_failure_events(ctx: &Arc<GroupCtx>, container: &str) -> Box<dyn Fn(Ex
     })
 }
 
-/// Binds the container's ports on the group's IP and serves until cancelled.
+/// How often a port that could not be bound is tried again: a try is one system call, and a
+/// user who frees the port sees it served within this long.
+const BIND_RETRY: Duration = Duration::from_secs(3);
+
+/// The addresses of a service that are not served yet, with why.
+type NotServed = Arc<Mutex<BTreeMap<SocketAddr, String>>>;
+
+/// Binds the container's ports on the group's IP and serves until cancelled. A port that
+/// cannot be bound is a Warning event and shows in the container's `detailStatus` until a
+/// later try binds it; a UDP port is a Warning too (a service answers HTTP only).
 async fn start_service(
     ctx: &Arc<GroupCtx>,
     c: &Container,
@@ -120,13 +131,19 @@ async fn start_service(
 ) -> Vec<JoinHandle<()>> {
     let mut bound = Vec::new();
     let mut tasks = Vec::new();
+    let mut warnings = Vec::new();
+    let not_served = NotServed::default();
     if let Some(ip) = ctx.ip {
-        for p in c
-            .ports
-            .iter()
-            .filter(|p| p.protocol == Protocol::Tcp)
-        {
+        for p in &c.ports {
             let addr = SocketAddr::from((ip, p.port));
+            if p.protocol == Protocol::Udp {
+                warnings.push(format!(
+                    "Port {addr}/UDP of container {} is not served: a service (wasi:http) answers \
+                     TCP only. A command container binds its declared UDP ports itself.",
+                    c.name
+                ));
+                continue;
+            }
             match TcpListener::bind(addr).await {
                 Ok(l) => {
                     bound.push(addr.to_string());
@@ -141,13 +158,13 @@ async fn start_service(
                     } else {
                         ""
                     };
-                    ctx.event(
-                        Some(&c.name),
-                        "Warning",
-                        format!("Could not bind {addr}: {e}.{hint}"),
-                        true,
-                    )
-                    .await;
+                    warnings.push(format!(
+                        "Could not bind {addr}/TCP for container {}: {e}. The port is not served; \
+                         binding it is tried again every {} s.{hint}",
+                        c.name,
+                        BIND_RETRY.as_secs()
+                    ));
+                    lock(&not_served).insert(addr, e.to_string());
                 }
             }
         }
@@ -158,18 +175,74 @@ async fn start_service(
         format!("serving on {}", bound.join(", "))
     };
     let started = format!("Started container {} ({detail})", c.name);
-    ctx.set_state_with(
-        &c.name,
-        ContainerState {
-            state: "Running".into(),
-            start_time: Some(now_rfc3339()),
-            ..Default::default()
-        },
-        false,
-        vec![("Started", started, false)],
-    )
-    .await;
+    let start_time = now_rfc3339();
+    let mut events = vec![("Started", started, false)];
+    events.extend(warnings.into_iter().map(|w| ("Warning", w, true)));
+    let state = running(&start_time, &lock(&not_served));
+    ctx.set_state_with(&c.name, state, false, events).await;
+    let retries: Vec<SocketAddr> = lock(&not_served).keys().copied().collect();
+    for addr in retries {
+        let retry = retry_bind(
+            ctx.clone(),
+            c.name.clone(),
+            addr,
+            service.clone(),
+            start_time.clone(),
+            not_served.clone(),
+        );
+        tasks.push(tokio::spawn(retry.instrument(ctx.span(&c.name))));
+    }
     let cancel = ctx.cancel.clone();
     tasks.push(tokio::spawn(async move { cancel.cancelled().await }));
     tasks
+}
+
+fn lock(n: &NotServed) -> std::sync::MutexGuard<'_, BTreeMap<SocketAddr, String>> {
+    n.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A service's Running state, naming the addresses it does not serve.
+fn running(start_time: &str, not_served: &BTreeMap<SocketAddr, String>) -> ContainerState {
+    let missing: Vec<String> = not_served
+        .iter()
+        .map(|(addr, why)| format!("{addr} ({why})"))
+        .collect();
+    ContainerState {
+        state: "Running".into(),
+        start_time: Some(start_time.to_string()),
+        detail_status: (!missing.is_empty())
+            .then(|| format!("Not serving {}", missing.join(", "))),
+        ..Default::default()
+    }
+}
+
+/// Tries `addr` again every [`BIND_RETRY`] until it binds (then serves it, with a `Bound`
+/// event and the address gone from `detailStatus`) or the group stops.
+async fn retry_bind(
+    ctx: Arc<GroupCtx>,
+    container: String,
+    addr: SocketAddr,
+    service: Arc<Service>,
+    start_time: String,
+    not_served: NotServed,
+) {
+    loop {
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return,
+            _ = tokio::time::sleep(BIND_RETRY) => {}
+        }
+        let Ok(listener) = TcpListener::bind(addr).await else {
+            continue;
+        };
+        let state = {
+            let mut missing = lock(&not_served);
+            missing.remove(&addr);
+            running(&start_time, &missing)
+        };
+        let message = format!("Container {container} serves {addr} now: the address is free");
+        ctx.set_state_with(&container, state, false, vec![("Bound", message, false)])
+            .await;
+        service::accept_loop(listener, service, ctx.cancel.clone()).await;
+        return;
+    }
 }

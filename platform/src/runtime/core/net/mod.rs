@@ -91,6 +91,35 @@ pub struct Network {
     pub names: Option<Arc<dyn Names>>,
     pub local_services: LocalServices,
     pub warnings: Warnings,
+    /// Who sent this container a datagram lately: a UDP server may answer them wherever
+    /// they are (as a TCP server answers on the connection it accepted).
+    pub peers: Peers,
+}
+
+/// At most this many recent UDP peers are remembered per container.
+const MAX_PEERS: usize = 1024;
+
+/// The recent senders of datagrams to a container, oldest forgotten first.
+#[derive(Default)]
+pub struct Peers(Mutex<(HashSet<SocketAddr>, std::collections::VecDeque<SocketAddr>)>);
+
+impl Peers {
+    fn heard(&self, addr: SocketAddr) {
+        let mut peers = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if peers.0.insert(addr) {
+            peers.1.push_back(addr);
+            if peers.1.len() > MAX_PEERS
+                && let Some(old) = peers.1.pop_front()
+            {
+                peers.0.remove(&old);
+            }
+        }
+    }
+
+    fn knows(&self, addr: SocketAddr) -> bool {
+        let peers = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        peers.0.contains(&addr)
+    }
 }
 
 impl Network {
@@ -110,6 +139,7 @@ impl Network {
             names: None,
             local_services: LocalServices::default(),
             warnings: Warnings::default(),
+            peers: Peers::default(),
         }
     }
 
@@ -179,12 +209,15 @@ impl Network {
     /// (`addr` already rewritten by [`Network::bind_address`]/[`Network::connect_address`]).
     pub fn check(&self, addr: SocketAddr, use_: SocketAddrUse) -> bool {
         match use_ {
-            SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend => self.egress_allows(addr),
+            SocketAddrUse::TcpConnect => self.egress_allows(addr),
+            SocketAddrUse::UdpSend => self.peers.knows(addr) || self.egress_allows(addr),
             SocketAddrUse::TcpBind => self.may_bind(addr, Protocol::Tcp),
             SocketAddrUse::UdpBind => self.may_bind(addr, Protocol::Udp),
-            SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept | SocketAddrUse::UdpReceive => {
+            SocketAddrUse::UdpReceive => {
+                self.peers.heard(addr);
                 true
             }
+            SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => true,
         }
     }
 
