@@ -5,7 +5,7 @@
 //! - `net-client redis <host:port> <key> <value>`: RESP over TCP: `SET key value`, then
 //!   `GET key`; prints `GET <key> = <value>`
 //! - `net-client udp <host:port> <text>`: sends one datagram, prints the answer
-//!   (`udp reply: <text>`), waiting at most 5 s
+//!   (`udp reply from <addr>: <text>`)
 //! - `net-client http <url>`: a GET through `wasi:http/outgoing-handler`; prints
 //!   `http <status>: <body>`
 //! - `net-client resolve <name>`: prints `resolved <name>: <addresses>`
@@ -87,9 +87,8 @@ fn redis(addr: &str, key: &str, value: &str) -> Result<String, String> {
 
 fn udp(addr: &str, text: &str) -> Result<String, String> {
     let socket = UdpSocket::bind("0.0.0.0:0").map_err(|e| format!("bind: {e}"))?;
-    socket
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
+    // Not every host takes a timeout (wasip2's std does not); then the wait is unbounded.
+    let _ = socket.set_read_timeout(Some(Duration::from_secs(5)));
     socket
         .send_to(text.as_bytes(), addr)
         .map_err(|e| format!("send to {addr}: {e}"))?;
