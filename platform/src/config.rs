@@ -52,12 +52,8 @@ impl OutboundRule {
         let ip = addr.ip().to_canonical();
         self.port.is_none_or(|p| p == addr.port())
             && match (self.net, ip) {
-                (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                    mask_v4(ip, self.prefix) == u32::from(net)
-                }
-                (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                    mask_v6(ip, self.prefix) == u128::from(net)
-                }
+                (IpAddr::V4(net), IpAddr::V4(ip)) => mask_v4(ip, self.prefix) == u32::from(net),
+                (IpAddr::V6(net), IpAddr::V6(ip)) => mask_v6(ip, self.prefix) == u128::from(net),
                 _ => false,
             }
     }
@@ -85,11 +81,17 @@ impl std::fmt::Display for OutboundRule {
 }
 
 fn mask_v4(ip: std::net::Ipv4Addr, prefix: u8) -> u32 {
-    u32::from(ip) & u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0)
+    u32::from(ip)
+        & u32::MAX
+            .checked_shl(32 - u32::from(prefix.min(32)))
+            .unwrap_or(0)
 }
 
 fn mask_v6(ip: std::net::Ipv6Addr, prefix: u8) -> u128 {
-    u128::from(ip) & u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0)
+    u128::from(ip)
+        & u128::MAX
+            .checked_shl(128 - u32::from(prefix.min(128)))
+            .unwrap_or(0)
 }
 
 /// The form every outbound rule takes, for error messages.
@@ -108,7 +110,10 @@ pub fn parse_outbound(s: &str) -> Result<OutboundRule, String> {
             "" => (cidr, None),
             p => (
                 cidr,
-                Some(p.strip_prefix(':').ok_or_else(|| bad(format!("'{p}' after ']'")))?),
+                Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| bad(format!("'{p}' after ']'")))?,
+                ),
             ),
         }
     } else if s.matches(':').count() == 1 {

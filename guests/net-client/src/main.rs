@@ -24,10 +24,20 @@ fn main() {
         ["http", url] => http::get(url),
         ["resolve", name] => resolve(name),
         ["bind", "tcp", addr] => std::net::TcpListener::bind(addr)
-            .map(|l| format!("bound {}", l.local_addr().map(|a| a.to_string()).unwrap_or_default()))
+            .map(|l| {
+                format!(
+                    "bound {}",
+                    l.local_addr().map(|a| a.to_string()).unwrap_or_default()
+                )
+            })
             .map_err(|e| format!("bind {addr}: {e}")),
         ["bind", "udp", addr] => UdpSocket::bind(addr)
-            .map(|s| format!("bound {}", s.local_addr().map(|a| a.to_string()).unwrap_or_default()))
+            .map(|s| {
+                format!(
+                    "bound {}",
+                    s.local_addr().map(|a| a.to_string()).unwrap_or_default()
+                )
+            })
             .map_err(|e| format!("bind {addr}: {e}")),
         _ => Err(format!("unknown arguments {args:?}")),
     };
@@ -128,7 +138,9 @@ mod http {
         };
         let request = OutgoingRequest::new(Fields::new());
         let invalid = |what: &str| format!("{url}: invalid {what}");
-        request.set_method(&Method::Get).map_err(|()| invalid("method"))?;
+        request
+            .set_method(&Method::Get)
+            .map_err(|()| invalid("method"))?;
         request
             .set_scheme(Some(&Scheme::Http))
             .map_err(|()| invalid("scheme"))?;

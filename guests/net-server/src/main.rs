@@ -77,7 +77,11 @@ fn serve(stream: TcpStream, data: &mut HashMap<String, String>) -> std::io::Resu
     let mut out = &stream;
     let mut reader = BufReader::new(&stream);
     while let Some(parts) = read_command(&mut reader)? {
-        let upper: Vec<String> = parts.iter().take(1).map(|p| p.to_ascii_uppercase()).collect();
+        let upper: Vec<String> = parts
+            .iter()
+            .take(1)
+            .map(|p| p.to_ascii_uppercase())
+            .collect();
         let answer = match (upper.first().map(String::as_str), &parts[..]) {
             (Some("PING"), [_]) => "+PONG\r\n".to_string(),
             (Some("PING"), [_, msg]) => format!("${}\r\n{msg}\r\n", msg.len()),
@@ -111,7 +115,9 @@ fn udp_echo(port: &str) -> Result<(), String> {
     println!("listening on {local} (UDP)");
     let mut buf = [0; 65536];
     loop {
-        let (n, from) = socket.recv_from(&mut buf).map_err(|e| format!("receive: {e}"))?;
+        let (n, from) = socket
+            .recv_from(&mut buf)
+            .map_err(|e| format!("receive: {e}"))?;
         println!("{n} bytes from {from}");
         socket
             .send_to(&buf[..n], from)

@@ -33,7 +33,9 @@ fn call_http(url: &str) -> Result<String, String> {
     };
     let request = OutgoingRequest::new(Fields::new());
     let invalid = |what: &str| format!("{url}: invalid {what}");
-    request.set_method(&Method::Get).map_err(|()| invalid("method"))?;
+    request
+        .set_method(&Method::Get)
+        .map_err(|()| invalid("method"))?;
     request
         .set_scheme(Some(&Scheme::Http))
         .map_err(|()| invalid("scheme"))?;

@@ -63,10 +63,7 @@ pub(super) async fn containers(
                 services.push(service.clone());
                 {
                     // Siblings reach it as `localhost:<port>` in process.
-                    let mut local = ctx
-                        .local_services
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner());
+                    let mut local = ctx.local_services.lock().unwrap_or_else(|e| e.into_inner());
                     for p in c.ports.iter().filter(|p| p.protocol == Protocol::Tcp) {
                         local.insert(p.port, Arc::downgrade(&service));
                     }
@@ -210,8 +207,7 @@ fn running(start_time: &str, not_served: &BTreeMap<SocketAddr, String>) -> Conta
     ContainerState {
         state: "Running".into(),
         start_time: Some(start_time.to_string()),
-        detail_status: (!missing.is_empty())
-            .then(|| format!("Not serving {}", missing.join(", "))),
+        detail_status: (!missing.is_empty()).then(|| format!("Not serving {}", missing.join(", "))),
         ..Default::default()
     }
 }

@@ -155,7 +155,11 @@ impl Network {
     pub fn bind_address(&self, addr: SocketAddr) -> SocketAddr {
         let ip = addr.ip().to_canonical();
         match self.group_ip {
-            Some(g) if addr.port() != 0 && (ip.is_unspecified() || ip.is_loopback()) && addr.is_ipv4() => {
+            Some(g)
+                if addr.port() != 0
+                    && (ip.is_unspecified() || ip.is_loopback())
+                    && addr.is_ipv4() =>
+            {
                 SocketAddr::from((g, addr.port()))
             }
             _ => addr,
@@ -179,13 +183,17 @@ impl Network {
     /// of the group, for outgoing HTTP: `Some(port)` if so.
     pub fn local_port(&self, addr: SocketAddr) -> Option<u16> {
         let ip = addr.ip().to_canonical();
-        let own = self.egress.is_host_loopback(ip) || self.group_ip.is_some_and(|g| ip == IpAddr::V4(g));
+        let own =
+            self.egress.is_host_loopback(ip) || self.group_ip.is_some_and(|g| ip == IpAddr::V4(g));
         (own && self.declared(addr.port(), Protocol::Tcp)).then_some(addr.port())
     }
 
     /// The running service of the group that declares `port`, if any.
     pub fn local_service(&self, port: u16) -> Option<Arc<Service>> {
-        let services = self.local_services.lock().unwrap_or_else(|e| e.into_inner());
+        let services = self
+            .local_services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         services.get(&port).and_then(Weak::upgrade)
     }
 

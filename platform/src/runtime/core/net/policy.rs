@@ -165,8 +165,16 @@ mod tests {
         check(&p, "127.77.3.4:80", Ok(()));
         let lo = Err(("loopback", Some("--allow-outbound 127.0.0.1:5432")));
         check(&p, "127.0.0.1:5432", lo);
-        check(&p, "0.0.0.0:5432", Err(("loopback", Some("--allow-outbound 0.0.0.0:5432"))));
-        check(&p, "[::1]:6379", Err(("loopback", Some("--allow-outbound [::1]:6379"))));
+        check(
+            &p,
+            "0.0.0.0:5432",
+            Err(("loopback", Some("--allow-outbound 0.0.0.0:5432"))),
+        );
+        check(
+            &p,
+            "[::1]:6379",
+            Err(("loopback", Some("--allow-outbound [::1]:6379"))),
+        );
         check(
             &p,
             "[::ffff:127.0.0.1]:22",
@@ -192,19 +200,40 @@ mod tests {
 
     #[test]
     fn the_narrowest_rule_decides() {
-        let p = policy(&["127.0.0.1:5432", "10.1.2.3:5432"], &["10.0.0.0/8", "127.77.0.0/16:25"]);
+        let p = policy(
+            &["127.0.0.1:5432", "10.1.2.3:5432"],
+            &["10.0.0.0/8", "127.77.0.0/16:25"],
+        );
         check(&p, "127.0.0.1:5432", Ok(()));
-        check(&p, "127.0.0.1:5433", Err(("loopback", Some("--allow-outbound 127.0.0.1:5433"))));
+        check(
+            &p,
+            "127.0.0.1:5433",
+            Err(("loopback", Some("--allow-outbound 127.0.0.1:5433"))),
+        );
         check(&p, "10.1.2.3:5432", Ok(()));
         check(
             &p,
             "10.1.2.3:80",
-            Err(("--deny-outbound 10.0.0.0/8", Some("--allow-outbound 10.1.2.3:80"))),
+            Err((
+                "--deny-outbound 10.0.0.0/8",
+                Some("--allow-outbound 10.1.2.3:80"),
+            )),
         );
-        check(&p, "127.77.0.1:25", Err(("--deny-outbound 127.77.0.0/16:25", Some("--allow-outbound 127.77.0.1:25"))));
+        check(
+            &p,
+            "127.77.0.1:25",
+            Err((
+                "--deny-outbound 127.77.0.0/16:25",
+                Some("--allow-outbound 127.77.0.1:25"),
+            )),
+        );
         check(&p, "127.77.0.1:80", Ok(()));
         // A deny wins a tie.
         let tie = policy(&["10.0.0.0/8"], &["10.0.0.0/8"]);
-        check(&tie, "10.0.0.1:1", Err(("--deny-outbound", Some("--allow-outbound 10.0.0.1:1"))));
+        check(
+            &tie,
+            "10.0.0.1:1",
+            Err(("--deny-outbound", Some("--allow-outbound 10.0.0.1:1"))),
+        );
     }
 }

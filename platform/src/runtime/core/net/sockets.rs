@@ -40,12 +40,7 @@ fn lower<T>(
 
 /// After a bind the policy allowed, a failure of the host's own (in use, privileged port)
 /// is reported: that port is not served.
-fn report_bind(
-    net: &Network,
-    addr: SocketAddr,
-    protocol: Protocol,
-    r: &Result<(), ErrorCode>,
-) {
+fn report_bind(net: &Network, addr: SocketAddr, protocol: Protocol, r: &Result<(), ErrorCode>) {
     if let Err(e) = r
         && addr.port() != 0
         && net.may_bind(addr, protocol)
