@@ -299,3 +299,116 @@ fn protocol_name(p: Protocol) -> &'static str {
         Protocol::Udp => "UDP",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_outbound;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Container `web` of a group at 127.77.0.5 whose containers declare 80 and 8080 (TCP)
+    /// and 5300 (UDP); `web` itself declares 8080 and 5300. Counts its Warnings.
+    fn web(allow: &[&str]) -> (Network, Arc<AtomicUsize>) {
+        let warned = Arc::new(AtomicUsize::new(0));
+        let count = warned.clone();
+        let port = |port, protocol| Port { port, protocol };
+        let net = Network {
+            container: "web".into(),
+            egress: Arc::new(Egress {
+                allow: allow.iter().map(|r| parse_outbound(r).unwrap()).collect(),
+                pool: Some(("127.77.0.0".parse().unwrap(), 16)),
+                platform: vec!["127.0.0.1:8080".parse().unwrap()].into(),
+                ..Egress::default()
+            }),
+            group_ip: Some("127.77.0.5".parse().unwrap()),
+            group_ports: vec![
+                port(80, Protocol::Tcp),
+                port(8080, Protocol::Tcp),
+                port(5300, Protocol::Udp),
+            ]
+            .into(),
+            own_ports: vec![port(8080, Protocol::Tcp), port(5300, Protocol::Udp)],
+            names: None,
+            local_services: LocalServices::default(),
+            warnings: Warnings::new(move |_| {
+                count.fetch_add(1, Ordering::Relaxed);
+            }),
+            peers: Peers::default(),
+        };
+        (net, warned)
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn binds_of_declared_ports_land_on_the_groups_ip() {
+        let (net, warned) = web(&[]);
+        for asked in ["0.0.0.0:8080", "127.0.0.1:8080", "127.77.0.5:8080"] {
+            assert_eq!(
+                net.bind_address(addr(asked)),
+                addr("127.77.0.5:8080"),
+                "{asked}"
+            );
+        }
+        assert_eq!(net.bind_address(addr("0.0.0.0:0")), addr("0.0.0.0:0"));
+        assert!(net.may_bind(addr("127.77.0.5:8080"), Protocol::Tcp));
+        assert!(net.may_bind(addr("127.77.0.5:5300"), Protocol::Udp));
+        assert!(
+            net.may_bind(addr("0.0.0.0:0"), Protocol::Tcp),
+            "ephemeral ports are free"
+        );
+        assert_eq!(warned.load(Ordering::Relaxed), 0);
+        // Not its own (80 is a sibling's), the wrong protocol, IPv6: refused, each once.
+        for _ in 0..3 {
+            assert!(!net.may_bind(addr("127.77.0.5:80"), Protocol::Tcp));
+            assert!(!net.may_bind(addr("127.77.0.5:8080"), Protocol::Udp));
+            assert!(!net.may_bind(addr("[::]:8080"), Protocol::Tcp));
+        }
+        assert_eq!(warned.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn localhost_is_the_group_on_its_declared_ports() {
+        let (net, _) = web(&["127.0.0.1:5432"]);
+        let tcp = |a: &str| net.connect_address(addr(a), Protocol::Tcp);
+        assert_eq!(tcp("127.0.0.1:80"), addr("127.77.0.5:80"));
+        assert_eq!(
+            tcp("127.0.0.1:5432"),
+            addr("127.0.0.1:5432"),
+            "the host's, as allowed"
+        );
+        assert_eq!(
+            tcp("127.77.0.9:80"),
+            addr("127.77.0.9:80"),
+            "another group's IP"
+        );
+        assert_eq!(tcp("10.0.0.1:80"), addr("10.0.0.1:80"));
+        assert_eq!(net.local_port(addr("127.77.0.5:8080")), Some(8080));
+        assert_eq!(net.local_port(addr("127.0.0.1:80")), Some(80));
+        assert_eq!(net.local_port(addr("127.77.0.9:80")), None);
+        assert_eq!(net.local_port(addr("127.0.0.1:81")), None);
+        assert_eq!(net.lookup_name("LOCALHOST."), Ok("127.77.0.5".to_string()));
+        assert_eq!(
+            net.lookup_name("example.com"),
+            Ok("example.com".to_string())
+        );
+    }
+
+    #[test]
+    fn a_udp_server_may_answer_whoever_sent_to_it() {
+        let (net, warned) = web(&[]);
+        let client = addr("127.0.0.1:40000");
+        assert!(
+            !net.check(client, SocketAddrUse::UdpSend),
+            "the host's loopback is closed"
+        );
+        assert!(net.check(client, SocketAddrUse::UdpReceive));
+        assert!(
+            net.check(client, SocketAddrUse::UdpSend),
+            "an answer to a datagram"
+        );
+        assert_eq!(warned.load(Ordering::Relaxed), 1);
+    }
+}
