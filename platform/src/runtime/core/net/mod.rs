@@ -14,6 +14,7 @@
 //! which the supervisor turns into a `Warning` event. No store, no API: the core only.
 
 pub mod policy;
+pub mod rule;
 pub(crate) mod sockets;
 
 use super::service::Service;
@@ -302,8 +303,8 @@ fn protocol_name(p: Protocol) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use super::rule::parse_outbound;
     use super::*;
-    use crate::config::parse_outbound;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Container `web` of a group at 127.77.0.5 whose containers declare 80 and 8080 (TCP)

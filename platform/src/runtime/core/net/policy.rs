@@ -10,7 +10,7 @@
 //!
 //! It knows addresses only: no sockets, no guest, no store.
 
-use crate::config::OutboundRule;
+use super::rule::OutboundRule;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
@@ -62,8 +62,11 @@ impl Egress {
         let (IpAddr::V4(v4), Some(pool)) = (ip.to_canonical(), self.pool) else {
             return false;
         };
-        let (first, last) = crate::config::pool_range(pool);
-        (first..=last).contains(&u32::from(v4))
+        let (net, prefix) = pool;
+        let mask = u32::MAX
+            .checked_shl(32 - u32::from(prefix.min(32)))
+            .unwrap_or(0);
+        u32::from(v4) & mask == u32::from(net) & mask
     }
 
     /// Whether `ip` is the host's own loopback rather than a group's IP.
@@ -129,7 +132,7 @@ fn exact(addr: SocketAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_outbound;
+    use crate::runtime::core::net::rule::parse_outbound;
 
     fn policy(allow: &[&str], deny: &[&str]) -> Egress {
         Egress {
