@@ -92,9 +92,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         request_timeout: Duration::from_secs(args.request_timeout),
         max_log_lines: args.max_log_lines,
-        guest_threads: args
-            .guest_threads
-            .map_or_else(waci_platform::runtime::engine::default_guest_threads, usize::from),
+        guest_threads: args.guest_threads.map_or_else(
+            waci_platform::runtime::engine::default_guest_threads,
+            usize::from,
+        ),
         max_runtime: (args.max_runtime > 0).then(|| Duration::from_secs(args.max_runtime)),
         max_groups_per_subscription: args.max_groups_per_subscription,
         api_url: Default::default(),

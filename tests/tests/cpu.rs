@@ -145,9 +145,13 @@ async fn the_platform_answers_while_guests_spin_and_hog_memory() {
         assert!(!events_text(&r.body).contains("Throttled"), "{}", r.text);
     }
     let hogged = p
-        .wait_for(RG, "hog", "OOMKilled at least once", Duration::from_secs(60), |g| {
-            events_text(g).contains("OOMKilled")
-        })
+        .wait_for(
+            RG,
+            "hog",
+            "OOMKilled at least once",
+            Duration::from_secs(60),
+            |g| events_text(g).contains("OOMKilled"),
+        )
         .await;
     assert!(events_text(&hogged).contains("OOMKilled"));
 }
@@ -206,7 +210,11 @@ async fn a_cpu_limit_throttles_a_container_and_shows_it() {
     // A limit below the request is refused, and changes nothing.
     let r = p.put_group(RG, "bad", spinner(1.0, Some(0.5))).await;
     assert_eq!(r.status, 400, "{}", r.text);
-    assert_eq!(r.body["error"]["code"], "InvalidRequestContent", "{}", r.text);
+    assert_eq!(
+        r.body["error"]["code"], "InvalidRequestContent",
+        "{}",
+        r.text
+    );
     let message = r.body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("limits.cpu"), "{message}");
     assert_eq!(p.get_group(RG, "bad").await.status, 404);

@@ -13,7 +13,15 @@ async fn a_follow_marks_a_restart_and_goes_on() {
         "waci/hello-cli",
         &[],
         "OnFailure",
-        &["hello-cli", "--lines", "2", "--interval-ms", "200", "--exit", "1"],
+        &[
+            "hello-cli",
+            "--lines",
+            "2",
+            "--interval-ms",
+            "200",
+            "--exit",
+            "1",
+        ],
     );
     p.create("follow", "flaky", body).await;
     let path = format!(
@@ -47,5 +55,9 @@ async fn a_follow_marks_a_restart_and_goes_on() {
         after.starts_with("hello from waci/hello-cli\n"),
         "the new run's lines come after the marker:\n{text}"
     );
-    assert_eq!(text.matches("[waci] container main restarted").count(), 2, "{text}");
+    assert_eq!(
+        text.matches("[waci] container main restarted").count(),
+        2,
+        "{text}"
+    );
 }

@@ -19,8 +19,14 @@ async fn the_same_spec_again_changes_nothing() {
     let events = event_names(&running);
     let ip = ip_of(&running);
 
-    let again = p.put_expecting(&TestPlatform::group_path(RG, "web"), hello_http(), 200).await;
-    assert_eq!(again.body["properties"]["provisioningState"], "Succeeded", "{}", again.text);
+    let again = p
+        .put_expecting(&TestPlatform::group_path(RG, "web"), hello_http(), 200)
+        .await;
+    assert_eq!(
+        again.body["properties"]["provisioningState"], "Succeeded",
+        "{}",
+        again.text
+    );
     // Its operation is over as soon as it is made.
     let op_url = again
         .headers
@@ -47,24 +53,39 @@ async fn the_same_spec_again_changes_nothing() {
     let mut changed = hello_http();
     changed["properties"]["containers"][0]["properties"]["environmentVariables"] =
         json!([{"name": "GREETING", "value": "changed"}]);
-    let r = p.put_expecting(&TestPlatform::group_path(RG, "web"), changed, 200).await;
-    assert_ne!(r.body["properties"]["provisioningState"], "Failed", "{}", r.text);
+    let r = p
+        .put_expecting(&TestPlatform::group_path(RG, "web"), changed, 200)
+        .await;
+    assert_ne!(
+        r.body["properties"]["provisioningState"], "Failed",
+        "{}",
+        r.text
+    );
     let restarted = p
-        .wait_for(RG, "web", "running its new spec", Duration::from_secs(60), |g| {
-            waci_tests::json::state(g) == "Running" && current_state(g)["startTime"] != started
-        })
+        .wait_for(
+            RG,
+            "web",
+            "running its new spec",
+            Duration::from_secs(60),
+            |g| waci_tests::json::state(g) == "Running" && current_state(g)["startTime"] != started,
+        )
         .await;
     assert_eq!(ip_of(&restarted), ip, "an update keeps the group's IP");
 
     // The same spec on a stopped group starts it.
     let stop = p
-        .call("POST", &format!("{}/stop", TestPlatform::group_path(RG, "web")), None)
+        .call(
+            "POST",
+            &format!("{}/stop", TestPlatform::group_path(RG, "web")),
+            None,
+        )
         .await;
     assert!(stop.status < 300, "{}", stop.text);
     p.wait_for_state(RG, "web", "Stopped").await;
     let mut same = hello_http();
     same["properties"]["containers"][0]["properties"]["environmentVariables"] =
         json!([{"name": "GREETING", "value": "changed"}]);
-    p.put_expecting(&TestPlatform::group_path(RG, "web"), same, 200).await;
+    p.put_expecting(&TestPlatform::group_path(RG, "web"), same, 200)
+        .await;
     p.wait_for_state(RG, "web", "Running").await;
 }

@@ -31,7 +31,13 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     w.wait_state("web", "Running", Duration::from_secs(120), Duration::ZERO)
         .await?;
     let addr = SocketAddr::from((waci::ip_of(&g)?, PORT));
-    probe::until_200(addr, Instant::now(), Pace::Millisecond, Duration::from_secs(30)).await?;
+    probe::until_200(
+        addr,
+        Instant::now(),
+        Pace::Millisecond,
+        Duration::from_secs(30),
+    )
+    .await?;
     let url = format!("http://{addr}/");
 
     eprintln!("quiet: wrk {}s, {API_GETS} API GETs", d.as_secs());
@@ -66,22 +72,34 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
         .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    eprintln!("two spinners and a hog: wrk {}s, {API_GETS} API GETs", d.as_secs());
+    eprintln!(
+        "two spinners and a hog: wrk {}s, {API_GETS} API GETs",
+        d.as_secs()
+    );
     let before = waci_cpu(&w, &["spin-a", "spin-b"]).await?;
     let t = Instant::now();
     let loaded = tools::wrk(&url, None, THREADS, CONNECTIONS, d).await?;
     let api_loaded = api_latency(&w).await?;
     let after = waci_cpu(&w, &["spin-a", "spin-b"]).await?;
     let span = t.elapsed().as_secs_f64();
-    let waci_cores: Vec<f64> = after.iter().zip(&before).map(|(a, b)| (a - b) / span).collect();
+    let waci_cores: Vec<f64> = after
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| (a - b) / span)
+        .collect();
 
     // A spinner limited to half a core, on its own.
     for name in ["spin-a", "spin-b", "hog"] {
         w.delete(name).await?;
     }
     w.put("limited", &spinner(0.5, Some(0.5))).await?;
-    w.wait_state("limited", "Running", Duration::from_secs(120), Duration::ZERO)
-        .await?;
+    w.wait_state(
+        "limited",
+        "Running",
+        Duration::from_secs(120),
+        Duration::ZERO,
+    )
+    .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = waci_cpu(&w, &["limited"]).await?;
     let t = Instant::now();
@@ -93,7 +111,13 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     eprintln!("peer: wasmtime serve, quiet then beside two wasmtime run spinners and a hog");
     let addr: SocketAddr = format!("127.0.0.1:{}", crate::peers::free_port()?).parse()?;
     let mut served = ctx.wasmtime.serve(&ctx.hello_http_cwasm, addr, false)?;
-    probe::until_200(addr, Instant::now(), Pace::Millisecond, Duration::from_secs(30)).await?;
+    probe::until_200(
+        addr,
+        Instant::now(),
+        Pace::Millisecond,
+        Duration::from_secs(30),
+    )
+    .await?;
     let url = format!("http://{addr}/");
     let peer_quiet = tools::wrk(&url, None, THREADS, CONNECTIONS, d).await;
     let mut spinners = Vec::new();
@@ -124,12 +148,25 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
         let _ = c.kill().await;
     }
     let _ = served.child.kill().await;
-    let (peer_quiet, peer_spinning, peer_loaded) =
-        (peer_quiet?, peer_spinning_only?, peer_loaded?);
+    let (peer_quiet, peer_spinning, peer_loaded) = (peer_quiet?, peer_spinning_only?, peer_loaded?);
 
     let lat = |r: &mut Report, how: &str, x: &WrkResult, p: &WrkResult| {
-        r.add(S, format!("service p50, {how}"), "ms", Lower, Some(x.p50_ms), Some(p.p50_ms));
-        r.add(S, format!("service p99, {how}"), "ms", Lower, Some(x.p99_ms), Some(p.p99_ms));
+        r.add(
+            S,
+            format!("service p50, {how}"),
+            "ms",
+            Lower,
+            Some(x.p50_ms),
+            Some(p.p50_ms),
+        );
+        r.add(
+            S,
+            format!("service p99, {how}"),
+            "ms",
+            Lower,
+            Some(x.p99_ms),
+            Some(p.p99_ms),
+        );
     };
     lat(r, "quiet", &quiet, &peer_quiet);
     lat(r, "2 spinners", &spinning, &peer_spinning);
@@ -142,8 +179,22 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
         Some(loaded.p99_ms / quiet.p99_ms),
         Some(peer_loaded.p99_ms / peer_quiet.p99_ms),
     );
-    r.add(S, "API GET p99, quiet", "ms", Lower, Some(api_quiet.p99), None);
-    r.add(S, "API GET p99, 2 spinners + hog", "ms", Lower, Some(api_loaded.p99), None);
+    r.add(
+        S,
+        "API GET p99, quiet",
+        "ms",
+        Lower,
+        Some(api_quiet.p99),
+        None,
+    );
+    r.add(
+        S,
+        "API GET p99, 2 spinners + hog",
+        "ms",
+        Lower,
+        Some(api_loaded.p99),
+        None,
+    );
     r.add(
         S,
         "API GET p99 loaded / quiet",
@@ -152,7 +203,10 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
         Some(api_loaded.p99 / api_quiet.p99),
         None,
     );
-    for (i, name) in ["spinner A (request 1.0)", "spinner B (request 1.0)"].iter().enumerate() {
+    for (i, name) in ["spinner A (request 1.0)", "spinner B (request 1.0)"]
+        .iter()
+        .enumerate()
+    {
         r.add(
             S,
             format!("cores got, {name}"),
@@ -162,7 +216,14 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
             peer_cores.get(i).copied(),
         );
     }
-    r.add(S, "cores got, spinner limited to 0.5", "cores", Lower, Some(limited_cores), None);
+    r.add(
+        S,
+        "cores got, spinner limited to 0.5",
+        "cores",
+        Lower,
+        Some(limited_cores),
+        None,
+    );
     r.peer(
         S,
         format!(
@@ -230,7 +291,12 @@ fn process_cpu(pid: u32) -> f64 {
         return 0.0;
     };
     let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (ticks(11) + ticks(12)) / hz.max(1.0)

@@ -106,7 +106,13 @@ pub struct Follower {
 
 impl Follower {
     /// A follower of `container` of group `group_id` from line `last` on.
-    pub fn new(app: AppRef, group: &GroupRow, container: String, last: i64, timestamps: bool) -> Follower {
+    pub fn new(
+        app: AppRef,
+        group: &GroupRow,
+        container: String,
+        last: i64,
+        timestamps: bool,
+    ) -> Follower {
         Follower {
             app,
             group_id: group.id,
