@@ -70,7 +70,6 @@ pub struct Scheduler {
 struct Pool {
     runtime: Option<tokio::runtime::Runtime>,
     handle: tokio::runtime::Handle,
-    threads: usize,
 }
 
 impl Drop for Pool {
@@ -175,7 +174,6 @@ impl Scheduler {
             pool: Pool {
                 handle: runtime.handle().clone(),
                 runtime: Some(runtime),
-                threads,
             },
             state: Mutex::new(State {
                 free: threads,
@@ -185,10 +183,6 @@ impl Scheduler {
         }))
     }
 
-    /// The threads of the guest pool: what the slots are.
-    pub fn threads(&self) -> usize {
-        self.pool.threads
-    }
 
     /// Runs `run` on the guest pool.
     pub fn spawn<F>(&self, run: F) -> tokio::task::JoinHandle<F::Output>
@@ -351,9 +345,6 @@ impl Share {
         *self.on_throttle.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
     }
 
-    pub fn scheduler(&self) -> &Arc<Scheduler> {
-        &self.scheduler
-    }
 
     /// Charges one slice of `nanos`; returns how long the container must now wait if that
     /// used up its quota for the period.
@@ -378,7 +369,8 @@ impl Share {
             return None;
         }
         // Until the period in which the debt is paid off begins.
-        let owed = u32::try_from(period.1.as_nanos() / limit.quota.as_nanos().max(1)).unwrap_or(u32::MAX);
+        let owed =
+            u32::try_from(period.1.as_nanos() / limit.quota.as_nanos().max(1)).unwrap_or(u32::MAX);
         let wait = (period.0 + PERIOD.saturating_mul(owed)).saturating_duration_since(now);
         drop(period);
         if wait.is_zero() {
@@ -538,7 +530,11 @@ mod tests {
     }
 
     /// Runs one burner per share on the scheduler's pool for `time`; the CPU each got.
-    async fn contend(scheduler: &Arc<Scheduler>, shares: &[Arc<Share>], time: Duration) -> Vec<f64> {
+    async fn contend(
+        scheduler: &Arc<Scheduler>,
+        shares: &[Arc<Share>],
+        time: Duration,
+    ) -> Vec<f64> {
         let tasks: Vec<_> = shares
             .iter()
             .map(|s| scheduler.spawn(s.gate(burner(Duration::from_millis(1)))))
@@ -556,11 +552,16 @@ mod tests {
         let share = |request| Share::new(scheduler.clone(), request, None, Arc::default());
         let shares = [share(1.0), share(1.0), share(0.5)];
         let got = contend(&scheduler, &shares, Duration::from_millis(900)).await;
-        let [a, b, half] = got[..] else { unreachable!() };
+        let [a, b, half] = got[..] else {
+            unreachable!()
+        };
         assert!(a > 0.0 && b > 0.0 && half > 0.0, "{got:?}");
         assert!((a - b).abs() <= 0.1 * a.max(b), "equal requests: {got:?}");
         let ratio = half / ((a + b) / 2.0);
-        assert!((0.4..=0.6).contains(&ratio), "half the request: {got:?} ({ratio:.2})");
+        assert!(
+            (0.4..=0.6).contains(&ratio),
+            "half the request: {got:?} ({ratio:.2})"
+        );
     }
 
     #[tokio::test]
@@ -577,7 +578,12 @@ mod tests {
         });
         let free = Share::new(scheduler.clone(), 1.0, None, Arc::default());
         let started = Instant::now();
-        let got = contend(&scheduler, &[limited.clone(), free.clone()], Duration::from_millis(700)).await;
+        let got = contend(
+            &scheduler,
+            &[limited.clone(), free.clone()],
+            Duration::from_millis(700),
+        )
+        .await;
         let elapsed = started.elapsed().as_secs_f64();
         // An upper bound: a busy machine can only give it less.
         assert!(got[0] <= 0.02 * elapsed + 0.01, "{got:?} in {elapsed:.3} s");
