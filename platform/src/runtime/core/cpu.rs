@@ -183,7 +183,6 @@ impl Scheduler {
         }))
     }
 
-
     /// Runs `run` on the guest pool.
     pub fn spawn<F>(&self, run: F) -> tokio::task::JoinHandle<F::Output>
     where
@@ -344,7 +343,6 @@ impl Share {
     pub fn on_throttle(&self, f: impl FnOnce() + Send + 'static) {
         *self.on_throttle.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
     }
-
 
     /// Charges one slice of `nanos`; returns how long the container must now wait if that
     /// used up its quota for the period.
