@@ -18,7 +18,7 @@ use waci_platform::model::{Container, EnvVar, ResourceLimits, ResourceRequests};
 use waci_platform::runtime::core::command::{Exit, run_once};
 use waci_platform::runtime::core::engine::{Engines, Workload};
 use waci_platform::runtime::core::host::Sandbox;
-use waci_platform::runtime::core::service::{Service, accept_loop};
+use waci_platform::runtime::core::service::{Service, Target, accept_loop};
 
 /// The container env var that says which port a `wasi:http` component answers on.
 pub const HTTP_PORT_ENV: &str = "WACI_HTTP_PORT";
@@ -140,7 +140,7 @@ async fn run(ctx: &impl RuntimeContext) -> anyhow::Result<i32> {
                 stopping: stop.clone(),
                 runs: TaskTracker::new(),
             });
-            accept_loop(listener, service.clone(), stop).await;
+            accept_loop(listener, Target::new(service.clone()), stop).await;
             service.runs.close();
             service.runs.wait().await;
             Ok(0)

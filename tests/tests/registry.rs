@@ -112,8 +112,18 @@ async fn a_pushed_component_runs_by_tag_and_by_digest_and_the_second_starts_with
     let layer = pushed["layerDigest"].as_str().expect("layer digest");
     assert_eq!(reg.blob_gets(layer), 1, "{}", reg.log());
 
-    // A tag moved after create does not move a running group: a restart runs the pinned bits.
-    push("hello-cli", &tag, "").await;
+    // A tag moved after create does not move a running group; a restart (as ACI's) pulls
+    // the tag anew and pins what it names now.
+    let moved = push("hello-cli", &tag, "").await;
+    let moved = moved["digest"].as_str().expect("digest").to_string();
+    let repinned = format!("{}/demo/hello@{moved}", reg.host);
+    let g = p.get_group("demo", "by-tag").await.body;
+    assert_eq!(
+        main_view(&g)["image"],
+        pinned.as_str(),
+        "a moved tag moves nothing"
+    );
+    serves(&g).await;
     let r = p
         .call(
             "POST",
@@ -122,9 +132,41 @@ async fn a_pushed_component_runs_by_tag_and_by_digest_and_the_second_starts_with
         )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
-    let g = p.wait_for_state("demo", "by-tag", "Running").await;
-    serves(&g).await;
-    assert_eq!(main_view(&g)["image"], pinned.as_str());
+    let g = p
+        .wait_for(
+            "demo",
+            "by-tag",
+            "the moved tag running",
+            Duration::from_secs(60),
+            |g| main_view(g)["image"] == repinned.as_str() && restart_count(g) >= 1,
+        )
+        .await;
+    assert!(
+        event_messages(&g, "Pulling")
+            .iter()
+            .any(|m| m.contains(&repinned)),
+        "the restart pulled what the tag names now: {:?}",
+        event_messages(&g, "Pulling")
+    );
+    // Restarts by the policy (hello-cli exits; the policy is Always) keep the pinned bits
+    // even when the tag moves again.
+    let back = push("hello-http", &tag, "").await;
+    let back = format!(
+        "{}/demo/hello@{}",
+        reg.host,
+        back["digest"].as_str().expect("digest")
+    );
+    let count = restart_count(&g);
+    let g = p
+        .wait_for(
+            "demo",
+            "by-tag",
+            "restarts by the policy",
+            Duration::from_secs(60),
+            |g| restart_count(g) >= count + 2,
+        )
+        .await;
+    assert_eq!(main_view(&g)["image"], repinned.as_str());
 
     // The CLI takes a registry image as any other.
     let out = p
@@ -134,8 +176,9 @@ async fn a_pushed_component_runs_by_tag_and_by_digest_and_the_second_starts_with
         .await
         .ok()
         .json();
-    // The tag now names hello-cli: a command that prints and exits 0.
+    // The tag names hello-http again.
     assert_eq!(provisioning_state(&out), "Succeeded", "{out}");
+    assert_eq!(main_view(&out)["image"], back.as_str(), "{out}");
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@
 //! was started for, so a superseded one cannot overwrite its successor's rows.
 
 pub mod core;
+mod ports;
 mod supervisor;
 mod volumes;
 
@@ -47,6 +48,7 @@ pub struct RuntimeConfig {
     pub names: Option<Arc<dyn self::core::net::Names>>,
 }
 
+/// The running supervisor of one generation of a group.
 struct Supervised {
     generation: i64,
     cancel: CancellationToken,
@@ -81,6 +83,9 @@ pub struct Runtime {
     loaded_images: Mutex<HashMap<String, String>>,
     /// Each running group's stats, by group id.
     stats: Mutex<HashMap<i64, GroupStats>>,
+    /// Each group's bound service ports, which outlive a generation (an update takes them
+    /// over).
+    ports: ports::Ports,
 }
 
 impl Runtime {
@@ -101,6 +106,7 @@ impl Runtime {
             front: Mutex::new(HashMap::new()),
             loaded_images: Mutex::new(HashMap::new()),
             stats: Mutex::new(HashMap::new()),
+            ports: ports::Ports::default(),
         })
     }
 
@@ -159,8 +165,11 @@ impl Runtime {
         &self.logs
     }
 
-    /// Starts (or restarts, for a new generation) the supervisor of `group`. Returns at once;
-    /// the previous supervisor, if any, is stopped before the new one binds anything.
+    /// Starts (or restarts, for a new generation) the supervisor of `group`. Returns at once.
+    /// The previous supervisor, if any, goes on serving while the new one loads its images
+    /// and runs its init containers; it is stopped once the new one has taken over the
+    /// group's ports (its requests in flight get the drain grace), or once the new one has
+    /// failed.
     pub fn apply(self: &Arc<Self>, group: GroupRow) {
         let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
         if groups
@@ -229,10 +238,14 @@ impl Runtime {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&group_id);
+        let closing = self.ports.close_group(group_id);
         if let Some(s) = s {
             s.cancel.cancel();
             let _ = s.task.await;
         }
+        closing.await;
+        // A port the supervisor bound while it was being stopped.
+        self.ports.close_group(group_id).await;
         let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         stats.remove(&group_id);
         self.logs.forget(group_id);
@@ -253,12 +266,15 @@ impl Runtime {
             .drain()
             .map(|(_, s)| s)
             .collect();
+        let closing = self.ports.close_all();
         for s in &all {
             s.cancel.cancel();
         }
         for s in all {
             let _ = s.task.await;
         }
+        closing.await;
+        self.ports.close_all().await;
     }
 }
 

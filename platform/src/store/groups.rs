@@ -324,14 +324,20 @@ impl Store {
     }
 
     /// Starts a group over (start, restart): a new generation, containers waiting again
-    /// (restart counts kept), provisioning pending.
+    /// (restart counts kept), provisioning pending. Its registry tags are resolved anew, as
+    /// ACI's restart pulls an updated image: the pinned digests are forgotten.
     pub fn restart_group(&self, id: i64) -> Result<Option<GroupRow>> {
-        self.restart_groups(&[id])?;
+        self.start_over(&[id], true)?;
         self.group_by_id(id)
     }
 
-    /// [`Store::restart_group`] for many groups in one transaction (the boot resume).
+    /// [`Store::restart_group`] for many groups in one transaction, each keeping the images
+    /// its tags were pinned to (the boot resume).
     pub fn restart_groups(&self, ids: &[i64]) -> Result<()> {
+        self.start_over(ids, false)
+    }
+
+    fn start_over(&self, ids: &[i64], forget_pins: bool) -> Result<()> {
         let mut conn = self.lock_durable();
         let tx = conn.transaction()?;
         let waiting =
@@ -341,6 +347,10 @@ impl Store {
                 params![id],
             )?;
             tx.prepare_cached("UPDATE containers SET previous_state = current_state, current_state = ?2 WHERE group_id = ?1")?.execute(params![id, waiting])?;
+            if forget_pins {
+                tx.prepare_cached("UPDATE containers SET image_digest = NULL WHERE group_id = ?1")?
+                    .execute(params![id])?;
+            }
         }
         tx.commit()?;
         Ok(())

@@ -344,11 +344,31 @@ impl HttpView for Host {
     }
 }
 
-/// Serves `service` on `listener` until `cancel`; open connections then finish their
+/// What a bound port serves: the service of its group's newest generation. An update points
+/// it at the new generation's service while the port stays bound, so no connection is
+/// refused; each request, on a new connection or a kept-alive one, goes to the service the
+/// port serves when the request arrives.
+pub struct Target(std::sync::RwLock<Arc<Service>>);
+
+impl Target {
+    pub fn new(service: Arc<Service>) -> Arc<Target> {
+        Arc::new(Target(std::sync::RwLock::new(service)))
+    }
+    /// The service that answers the next request.
+    pub fn get(&self) -> Arc<Service> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    /// From now on, requests go to `service`; those already running finish where they are.
+    pub fn set(&self, service: Arc<Service>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = service;
+    }
+}
+
+/// Serves `target` on `listener` until `cancel`; open connections then finish their
 /// current request within the drain grace.
-pub async fn accept_loop(listener: TcpListener, service: Arc<Service>, cancel: CancellationToken) {
+pub async fn accept_loop(listener: TcpListener, target: Arc<Target>, cancel: CancellationToken) {
     let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-        let service = service.clone();
+        let service = target.get();
         async move { Ok::<_, std::convert::Infallible>(service.handle(req).await) }
     });
     crate::http::serve(listener, svc, cancel, super::DRAIN_GRACE).await

@@ -8,7 +8,7 @@
 use super::BACKOFF_MAX;
 use crate::model::{ContainerState, Port, ProvisioningState, RestartPolicy};
 use crate::runtime::core::net::LocalServices;
-use crate::runtime::{Runtime, group_state};
+use crate::runtime::{Runtime, Supervised, group_state};
 use crate::store::{Batch, GroupRow};
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -34,6 +34,8 @@ pub(super) struct GroupCtx {
     pub(super) ports: Arc<[Port]>,
     /// The group's services by port, for outgoing HTTP to `localhost` in process.
     pub(super) local_services: LocalServices,
+    /// The supervisor of the generation before this one, serving until this one takes over.
+    previous: Mutex<Option<Supervised>>,
 }
 
 /// A container's event: (container, name, message, warning).
@@ -77,7 +79,12 @@ fn write_events(w: &Batch<'_>, id: i64, events: &[EventRow]) -> Result<(), crate
 
 impl GroupCtx {
     /// The shared state of the supervisor of `group`'s generation, nothing recorded yet.
-    pub(super) fn new(rt: Arc<Runtime>, group: &GroupRow, cancel: CancellationToken) -> GroupCtx {
+    pub(super) fn new(
+        rt: Arc<Runtime>,
+        group: &GroupRow,
+        cancel: CancellationToken,
+        previous: Option<Supervised>,
+    ) -> GroupCtx {
         GroupCtx {
             rt,
             id: group.id,
@@ -100,6 +107,36 @@ impl GroupCtx {
                 .flat_map(|c| c.ports.iter().cloned())
                 .collect(),
             local_services: LocalServices::default(),
+            previous: Mutex::new(previous),
+        }
+    }
+
+    /// This generation takes over from the one before it (it serves the group's ports now, or
+    /// it has failed or been stopped): the ports it does not serve close, and the previous
+    /// supervisor stops; its requests in flight get the drain grace.
+    pub(super) fn retire_previous(&self) {
+        self.rt.ports.close_older(self.id, self.generation);
+        if let Some(p) = self
+            .previous
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            p.cancel.cancel();
+        }
+    }
+
+    /// Retires the previous generation, if this one has not yet, and waits until nothing of
+    /// it runs.
+    pub(super) async fn previous_ended(&self) {
+        self.retire_previous();
+        let previous = self
+            .previous
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(p) = previous {
+            let _ = p.task.await;
         }
     }
 

@@ -44,26 +44,29 @@ pub(super) async fn supervise(
     cancel: CancellationToken,
     previous: Option<Supervised>,
 ) {
-    if let Some(p) = previous {
-        p.cancel.cancel();
-        let _ = p.task.await;
-    }
-    let ctx = Arc::new(GroupCtx::new(rt, &group, cancel));
-    ctx.defer_provisioning(ProvisioningState::Creating);
+    let ctx = Arc::new(GroupCtx::new(rt, &group, cancel, previous));
+    phases(&ctx, &group).await;
+    // However this generation ended (stopped, failed, or it ran and was superseded), nothing
+    // of an older one outlives it.
+    ctx.previous_ended().await;
+}
 
-    let Some(volume_dirs) = prepare::volumes(&ctx, &group).await else {
+/// The previous generation, if any, serves until `start` has taken over its ports.
+async fn phases(ctx: &Arc<GroupCtx>, group: &GroupRow) {
+    ctx.defer_provisioning(ProvisioningState::Creating);
+    let Some(volume_dirs) = prepare::volumes(ctx, group).await else {
         return;
     };
     let mounts = |c: &Container| super::volumes::mounts(c, &volume_dirs, &group.spec.volumes);
-    let Some(loaded) = fetch::images(&ctx, &group).await else {
+    let Some(loaded) = fetch::images(ctx, group).await else {
         return;
     };
     let (init_loaded, main_loaded) = loaded.split_at(group.spec.init_containers.len());
-    if !init::run(&ctx, &group.spec.init_containers, init_loaded, &mounts).await {
+    if !init::run(ctx, &group.spec.init_containers, init_loaded, &mounts).await {
         return;
     }
-    let started = start::containers(&ctx, &group, main_loaded, &mounts).await;
-    watch::until_stopped(&ctx, started).await;
+    let started = start::containers(ctx, group, main_loaded, &mounts).await;
+    watch::until_stopped(ctx, started).await;
 }
 
 /// The sandbox every run of container `c` gets: its volumes at their mount paths, its output

@@ -9,7 +9,8 @@ use crate::model::{Container, ContainerState, Protocol, ProvisioningState, now_r
 use crate::runtime::core::command::Exit;
 use crate::runtime::core::engine::{Loaded, Workload};
 use crate::runtime::core::host::Mount;
-use crate::runtime::core::service::{self, Service};
+use crate::runtime::core::service::Service;
+use crate::runtime::ports::Claim;
 use crate::store::GroupRow;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -47,6 +48,7 @@ pub(super) async fn containers(
     ctx.defer_provisioning(ProvisioningState::Succeeded);
     let mut tasks = Vec::new();
     let mut services = Vec::new();
+    let mut commands = Vec::new();
     for (c, l) in group.spec.containers.iter().zip(loaded) {
         let sandbox = super::sandbox(ctx, c, mounts);
         match &l.workload {
@@ -69,21 +71,26 @@ pub(super) async fn containers(
                     }
                 }
                 if front_port.is_some_and(|fp| c.ports.iter().any(|p| p.port == fp)) {
-                    rt.front
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(ctx.id, (ctx.generation, service.clone()));
+                    let mut front = rt.front.lock().unwrap_or_else(|e| e.into_inner());
+                    if front.get(&ctx.id).is_none_or(|(g, _)| *g <= ctx.generation) {
+                        front.insert(ctx.id, (ctx.generation, service.clone()));
+                    }
                 }
                 tasks.extend(start_service(ctx, c, service).await);
             }
-            Workload::Command(pre) => {
-                let span = ctx.span(&c.name);
-                let (ctx, c, pre) = (ctx.clone(), c.clone(), pre.clone());
-                tasks.push(tokio::spawn(
-                    async move { command_loop(ctx, c, pre, sandbox).await }.instrument(span),
-                ));
-            }
+            Workload::Command(pre) => commands.push((c, pre, sandbox)),
         }
+    }
+    // Every service of this generation answers on the group's ports now: the previous
+    // generation stops taking requests and finishes those it has; its commands stop before
+    // this one's start.
+    ctx.retire_previous();
+    for (c, pre, sandbox) in commands {
+        let span = ctx.span(&c.name);
+        let (ctx, c, pre) = (ctx.clone(), c.clone(), pre.clone());
+        tasks.push(tokio::spawn(
+            async move { command_loop(ctx, c, pre, sandbox).await }.instrument(span),
+        ));
     }
     ctx.flush_deferred().await;
     Started { tasks, services }
@@ -141,12 +148,24 @@ async fn start_service(
                 ));
                 continue;
             }
+            match ctx.rt.ports.claim(ctx.id, ctx.generation, addr, &service) {
+                Claim::TakenOver => {
+                    bound.push(addr.to_string());
+                    continue;
+                }
+                // A newer generation serves the group already; this one is about to stop.
+                Claim::Newer => continue,
+                Claim::Free => {}
+            }
             match TcpListener::bind(addr).await {
                 Ok(l) => {
-                    bound.push(addr.to_string());
-                    // The span is entered per poll of the accept loop, not per request.
-                    let serving = service::accept_loop(l, service.clone(), ctx.cancel.clone());
-                    tasks.push(tokio::spawn(serving.instrument(ctx.span(&c.name))));
+                    if ctx
+                        .rt
+                        .ports
+                        .serve(ctx.id, ctx.generation, l, &service, ctx.span(&c.name))
+                    {
+                        bound.push(addr.to_string());
+                    }
                 }
                 Err(e) => {
                     let hint = if p.port < 1024 && e.kind() == std::io::ErrorKind::PermissionDenied
@@ -230,6 +249,17 @@ async fn retry_bind(
         let Ok(listener) = TcpListener::bind(addr).await else {
             continue;
         };
+        if ctx.cancel.is_cancelled()
+            || !ctx.rt.ports.serve(
+                ctx.id,
+                ctx.generation,
+                listener,
+                &service,
+                ctx.span(&container),
+            )
+        {
+            return;
+        }
         let state = {
             let mut missing = lock(&not_served);
             missing.remove(&addr);
@@ -238,7 +268,6 @@ async fn retry_bind(
         let message = format!("Container {container} serves {addr} now: the address is free");
         ctx.set_state_with(&container, state, false, vec![("Bound", message, false)])
             .await;
-        service::accept_loop(listener, service, ctx.cancel.clone()).await;
         return;
     }
 }
