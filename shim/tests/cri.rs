@@ -6,18 +6,18 @@
 
 mod node;
 
-use node::{Image, NODE_ONLY_ENV, TestNode, container_config, guest};
+use node::{Image, NODE_ONLY_ENV, container_config, guest};
 use std::time::Duration;
 use waci_tests::eventually;
 
 /// The image of a guest component as a tar layer with `/<name>.wasm` as its entrypoint.
 fn wasm_image<'a>(name: &'a str, reference: &'a str, entry: &'a [&'a str]) -> Image<'a> {
-    Image {
-        name: reference,
-        platform: ("wasip2", "wasm"),
-        entrypoint: entry,
-        files: vec![(name, guest(name.trim_end_matches(".wasm")), 0o644)],
-    }
+    node::wasm_image(
+        reference,
+        name,
+        entry,
+        guest(name.trim_end_matches(".wasm")),
+    )
 }
 
 /// Every line of a CRI log file is `<RFC 3339 time> <stream> <F|P> <text>`; the lines of
@@ -55,7 +55,7 @@ fn cri_lines(log: &str, stream: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_command_runs_with_its_args_and_env_its_exit_code_is_the_containers_and_its_output_is_in_the_cri_log()
  {
-    let mut node = TestNode::start().await;
+    let mut node = node::start().await;
     node.import(&wasm_image(
         "hello-cli.wasm",
         "docker.io/waci/hello-cli:test",
@@ -83,7 +83,7 @@ async fn a_command_runs_with_its_args_and_env_its_exit_code_is_the_containers_an
         &[("GREETING", "hi from the pod spec")],
         0,
     );
-    config.mounts.push(k8s_cri::v1::Mount {
+    config.mounts.push(node::cri::Mount {
         container_path: "/data".into(),
         host_path: data.display().to_string(),
         ..Default::default()
@@ -130,7 +130,7 @@ async fn a_command_runs_with_its_args_and_env_its_exit_code_is_the_containers_an
 
 #[tokio::test]
 async fn the_second_pod_from_the_same_image_does_not_compile() {
-    let mut node = TestNode::start().await;
+    let mut node = node::start().await;
     node.import(&wasm_image(
         "hello-cli.wasm",
         "docker.io/waci/hello-cli:cache",
@@ -191,7 +191,7 @@ async fn the_second_pod_from_the_same_image_does_not_compile() {
 
 #[tokio::test]
 async fn a_service_answers_http_on_the_pod_ip_at_its_port() {
-    let mut node = TestNode::start().await;
+    let mut node = node::start().await;
     node.import(&wasm_image(
         "hello-http.wasm",
         "docker.io/waci/hello-http:test",
@@ -235,7 +235,7 @@ async fn a_service_answers_http_on_the_pod_ip_at_its_port() {
     let status = node.container_status(&web).await;
     assert_eq!(
         status.state,
-        k8s_cri::v1::ContainerState::ContainerRunning as i32
+        node::cri::ContainerState::ContainerRunning as i32
     );
     // One log line per request, in the CRI log.
     let lines = eventually("the request's log line", Duration::from_secs(10), || {
@@ -262,7 +262,7 @@ async fn a_service_answers_http_on_the_pod_ip_at_its_port() {
 
 #[tokio::test]
 async fn a_guest_over_its_memory_limit_ends_oom_killed() {
-    let mut node = TestNode::start().await;
+    let mut node = node::start().await;
     node.import(&wasm_image(
         "memory-hog.wasm",
         "docker.io/waci/memory-hog:test",
@@ -286,7 +286,7 @@ async fn a_guest_over_its_memory_limit_ends_oom_killed() {
             let hog = hog.clone();
             async move {
                 let s = node_runtime
-                    .container_status(k8s_cri::v1::ContainerStatusRequest {
+                    .container_status(node::cri::ContainerStatusRequest {
                         container_id: hog,
                         verbose: false,
                     })
@@ -327,7 +327,7 @@ async fn a_guest_over_its_memory_limit_ends_oom_killed() {
 
 #[tokio::test]
 async fn a_container_of_another_user_compiles_for_itself_and_leaves_the_nodes_cache_alone() {
-    let mut node = TestNode::start().await;
+    let mut node = node::start().await;
     let mut image = wasm_image(
         "hello-cli.wasm",
         "docker.io/waci/hello-cli:user",
@@ -343,7 +343,7 @@ async fn a_container_of_another_user_compiles_for_itself_and_leaves_the_nodes_ca
         .as_mut()
         .and_then(|l| l.security_context.as_mut())
     {
-        security.run_as_user = Some(k8s_cri::v1::Int64Value { value: 1000 });
+        security.run_as_user = Some(node::cri::Int64Value { value: 1000 });
     }
     let c = node
         .start_container(&pod, &pod_config, config.clone())
@@ -374,7 +374,7 @@ async fn a_container_of_another_user_compiles_for_itself_and_leaves_the_nodes_ca
 
 #[tokio::test]
 async fn a_guest_that_traps_ends_with_exit_code_1_and_says_why_in_its_log() {
-    let mut node = TestNode::start().await;
+    let mut node = node::start().await;
     node.import(&wasm_image(
         "crash.wasm",
         "docker.io/waci/crash:test",

@@ -11,7 +11,7 @@
 
 mod node;
 
-use node::{Image, TestNode, container_config, guest};
+use node::{container_config, guest, wasm_image};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -76,18 +76,18 @@ async fn the_exported_pod_of_a_two_container_group_runs_on_the_shim() {
     let secret = &kind("Secret")["stringData"];
     assert_eq!(kind("Service")["spec"]["ports"][0]["port"], 8080);
 
-    let mut node = TestNode::start().await;
+    let mut node = node::start().await;
     for (file, reference) in [
         ("hello-http.wasm", "docker.io/waci/hello-http:two"),
         ("hello-cli.wasm", "docker.io/waci/hello-cli:two"),
     ] {
         let entry = format!("/{file}");
-        node.import(&Image {
-            name: reference,
-            platform: ("wasip2", "wasm"),
-            entrypoint: &[&entry],
-            files: vec![(file, guest(file.trim_end_matches(".wasm")), 0o644)],
-        })
+        node.import(&wasm_image(
+            reference,
+            file,
+            &[&entry],
+            guest(file.trim_end_matches(".wasm")),
+        ))
         .await;
     }
     let volumes: HashMap<String, std::path::PathBuf> = pod["spec"]["volumes"]
@@ -142,7 +142,7 @@ async fn the_exported_pod_of_a_two_container_group_runs_on_the_shim() {
             limit,
         );
         for m in c["volumeMounts"].as_array().into_iter().flatten() {
-            config.mounts.push(k8s_cri::v1::Mount {
+            config.mounts.push(node::cri::Mount {
                 container_path: m["mountPath"].as_str().expect("a path").into(),
                 host_path: volumes[m["name"].as_str().expect("a volume")]
                     .display()

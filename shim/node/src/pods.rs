@@ -1,8 +1,9 @@
 //! The CRI calls kubelet makes for a pod and its containers, and the configs it sends with
-//! them, as `TestNode` methods.
+//! them, as `TestNode` methods; and the processes that run a pod.
 
 use super::{HANDLER, TestNode, processes_with};
 use k8s_cri::v1::*;
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 use waci_tests::eventually;
@@ -41,10 +42,16 @@ impl TestNode {
 
     /// `RunPodSandbox` with the `waci` handler; the pod's id.
     pub async fn run_pod(&mut self, config: &PodSandboxConfig) -> String {
+        self.run_pod_with(config, HANDLER).await
+    }
+
+    /// `RunPodSandbox` with the runtime `handler` (a pod's RuntimeClass): [`HANDLER`] or
+    /// [`super::RUNC_HANDLER`]; the pod's id.
+    pub async fn run_pod_with(&mut self, config: &PodSandboxConfig, handler: &str) -> String {
         self.runtime
             .run_pod_sandbox(RunPodSandboxRequest {
                 config: Some(config.clone()),
-                runtime_handler: HANDLER.into(),
+                runtime_handler: handler.into(),
             })
             .await
             .unwrap_or_else(|e| panic!("RunPodSandbox: {e}\n{}", self.containerd_log()))
@@ -168,20 +175,29 @@ impl TestNode {
     /// waits until no process is left in the pod's cgroups and no mount of the pod or its
     /// containers is left on the node.
     pub async fn remove_pod(&mut self, pod: &str, containers: &[&str]) {
-        self.runtime
-            .stop_pod_sandbox(StopPodSandboxRequest {
-                pod_sandbox_id: pod.into(),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("StopPodSandbox: {e}\n{}", self.containerd_log()));
-        self.runtime
-            .remove_pod_sandbox(RemovePodSandboxRequest {
-                pod_sandbox_id: pod.into(),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("RemovePodSandbox: {e}\n{}", self.containerd_log()));
-        let ids: Vec<String> = std::iter::once(pod)
-            .chain(containers.iter().copied())
+        self.remove_pods(&[(pod, containers)]).await;
+    }
+
+    /// [`Self::remove_pod`] of several pods, each with its containers; then waits until no
+    /// process is left in any pod's cgroup of the node and no mount of these pods is left.
+    pub async fn remove_pods(&mut self, pods: &[(&str, &[&str])]) {
+        for (pod, _) in pods {
+            self.runtime
+                .stop_pod_sandbox(StopPodSandboxRequest {
+                    pod_sandbox_id: pod.to_string(),
+                })
+                .await
+                .unwrap_or_else(|e| panic!("StopPodSandbox: {e}\n{}", self.containerd_log()));
+            self.runtime
+                .remove_pod_sandbox(RemovePodSandboxRequest {
+                    pod_sandbox_id: pod.to_string(),
+                })
+                .await
+                .unwrap_or_else(|e| panic!("RemovePodSandbox: {e}\n{}", self.containerd_log()));
+        }
+        let ids: Vec<String> = pods
+            .iter()
+            .flat_map(|(pod, containers)| std::iter::once(*pod).chain(containers.iter().copied()))
             .map(String::from)
             .collect();
         let cgroup_parent = self.cgroup_parent.clone();
@@ -219,6 +235,47 @@ impl TestNode {
         )
         .await;
     }
+
+    /// Every process that runs the pod `pod` with its `containers`: the shim processes
+    /// containerd started for them (those given `-id <pod or container>`; a shim that groups
+    /// a pod's containers, as runc's does, is started for the pod alone) and everything they
+    /// started (the pause container, the containers' processes), found by parent pid. Sorted.
+    pub fn pod_processes(&self, pod: &str, containers: &[&str]) -> Vec<u32> {
+        let ids: Vec<&[u8]> = std::iter::once(pod)
+            .chain(containers.iter().copied())
+            .map(str::as_bytes)
+            .collect();
+        let shims = processes_with(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            args.windows(2)
+                .any(|w| w[0] == b"-id" && ids.contains(&w[1]))
+        });
+        let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+        for pid in processes_with(|_| true) {
+            if let Some(parent) = parent_of(pid) {
+                children.entry(parent).or_default().push(pid);
+            }
+        }
+        let mut found = Vec::new();
+        let mut next = shims;
+        while let Some(pid) = next.pop() {
+            if !found.contains(&pid) {
+                found.push(pid);
+                next.extend(children.get(&pid).into_iter().flatten());
+            }
+        }
+        found.sort_unstable();
+        found
+    }
+}
+
+/// The parent pid of `pid`, from `/proc/<pid>/stat` (its fourth field, after the command
+/// name in parentheses, which may itself hold spaces and parentheses).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// A PID namespace per container, as kubelet asks unless `shareProcessNamespace`.

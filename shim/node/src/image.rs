@@ -15,6 +15,23 @@ pub struct Image<'a> {
     pub files: Vec<(&'a str, Vec<u8>, u32)>,
 }
 
+/// The image of a component: `file` (`name.wasm`) in an ordinary tar layer, config
+/// `wasip2`/`wasm`, with `entrypoint` (`["/name.wasm"]`), as Debian's containerd 1.6 can
+/// unpack it (it cannot unpack an `application/wasm` layer).
+pub fn wasm_image<'a>(
+    reference: &'a str,
+    file: &'a str,
+    entrypoint: &'a [&'a str],
+    component: Vec<u8>,
+) -> Image<'a> {
+    Image {
+        name: reference,
+        platform: ("wasip2", "wasm"),
+        entrypoint,
+        files: vec![(file, component, 0o644)],
+    }
+}
+
 fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
