@@ -10,24 +10,8 @@ wasip2::http::proxy::export!(HelloHttp);
 
 struct HelloHttp;
 
-const PAGE: &str = r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Welcome to waci</title>
-<style>
-body { font-family: system-ui, sans-serif; background: #0b3d6b; color: #fff; text-align: center; padding: 4rem 1rem; }
-h1 { font-weight: 400; }
-p { opacity: .85; }
-</style>
-</head>
-<body>
-<h1>Welcome to WebAssembly Container Instances!</h1>
-<p>Your component is running in a waci container group.</p>
-</body>
-</html>
-"#;
+/// The page, also served by the benchmark's native peer (`benches/hello-native`).
+const PAGE: &str = include_str!("page.html");
 
 fn method_name(m: &Method) -> String {
     match m {
