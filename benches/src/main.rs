@@ -9,7 +9,7 @@
 //! - `tools.rs`: `wrk`, `dnsperf`, `hyperfine` and their reports
 //! - `report.rs`, `stats.rs`: the figures, the table, the JSON; percentiles
 //! - `sections/`: one module per benchmark (start-up, throughput, neighbours, logs, names,
-//!   density)
+//!   density, kubernetes)
 
 mod peers;
 mod probe;
@@ -41,13 +41,20 @@ struct Args {
     /// Knot DNS's server binary
     #[arg(long, default_value = "/usr/sbin/knotd")]
     knotd: PathBuf,
+    /// The release `containerd-shim-waci-v1`, for the kubernetes section
+    #[arg(long)]
+    shim: PathBuf,
+    /// `benches/hello-native` built statically: the page runc serves in the kubernetes section
+    #[arg(long)]
+    hello_native: PathBuf,
     /// The cargo target dir waci was built in (its build script leaves the guests there)
     #[arg(long)]
     target_dir: PathBuf,
     /// Where the figures go as JSON
     #[arg(long)]
     out: PathBuf,
-    /// Run only these sections (comma-separated): startup, throughput, neighbours, logs, names, density
+    /// Run only these sections (comma-separated): startup, throughput, neighbours, logs, names,
+    /// density, kubernetes
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Creates per start-up measurement (default 1000; 100 with --quick)
@@ -59,6 +66,9 @@ struct Args {
     /// Named groups for the DNS and recovery runs (default 1000; 200 with --quick)
     #[arg(long)]
     names: Option<usize>,
+    /// Pods per runtime in the kubernetes run (default 10; 5 with --quick)
+    #[arg(long)]
+    pods: Option<usize>,
     /// Keep the work dir (data dirs, zone files, peer outputs) for a look afterwards
     #[arg(long)]
     keep: bool,
@@ -78,6 +88,7 @@ pub struct Sizes {
     pub names: usize,
     pub flood_lines: u64,
     pub follow_probes: usize,
+    pub pods: usize,
 }
 
 impl Sizes {
@@ -96,6 +107,7 @@ impl Sizes {
                 names: 200,
                 flood_lines: 100_000,
                 follow_probes: 20,
+                pods: 5,
             }
         } else {
             Sizes {
@@ -110,11 +122,13 @@ impl Sizes {
                 names: 1000,
                 flood_lines: 1_000_000,
                 follow_probes: 100,
+                pods: 10,
             }
         };
         s.creates = args.creates.unwrap_or(s.creates);
         s.density = args.density.unwrap_or(s.density);
         s.names = args.names.unwrap_or(s.names);
+        s.pods = args.pods.unwrap_or(s.pods).max(1);
         s
     }
 }
@@ -164,6 +178,9 @@ impl Guests {
 pub struct Ctx {
     pub sizes: Sizes,
     pub waci_bin: PathBuf,
+    /// The Kubernetes node's shim and the native hello page runc runs beside it.
+    pub shim: PathBuf,
+    pub hello_native: PathBuf,
     pub wasmtime: Wasmtime,
     pub knotd: PathBuf,
     pub guests: Guests,
@@ -203,6 +220,8 @@ async fn main() -> anyhow::Result<()> {
     let ctx = Ctx {
         sizes,
         waci_bin: args.waci.clone(),
+        shim: args.shim.clone(),
+        hello_native: args.hello_native.clone(),
         knotd: args.knotd.clone(),
         hello_http_cwasm: cwasm("hello-http"),
         hello_cli_cwasm: cwasm("hello-cli"),
@@ -257,13 +276,14 @@ async fn main() -> anyhow::Result<()> {
 
 fn mode_line(args: &Args, s: &Sizes) -> String {
     format!(
-        "{} run: {} creates per start-up figure, wrk {} s, density N={}, {} named groups for DNS and recovery, {} log lines",
+        "{} run: {} creates per start-up figure, wrk {} s, density N={}, {} named groups for DNS and recovery, {} log lines, {} pods per Kubernetes runtime",
         if args.quick { "quick" } else { "full" },
         s.creates,
         s.load.as_secs(),
         s.density,
         s.names,
-        s.flood_lines
+        s.flood_lines,
+        s.pods
     )
 }
 
@@ -300,6 +320,11 @@ fn machine(ctx: &Ctx) -> Machine {
                 "hyperfine".into(),
                 tools::version("hyperfine", &["--version"]),
             ),
+            (
+                "containerd".into(),
+                tools::version("containerd", &["--version"]),
+            ),
+            ("runc".into(), tools::version("runc", &["--version"])),
         ],
     }
 }

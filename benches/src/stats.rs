@@ -12,6 +12,7 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[derive(Debug, Clone)]
 pub struct Latencies {
     pub p50: f64,
+    pub p95: f64,
     pub p99: f64,
 }
 
@@ -28,6 +29,7 @@ impl Latencies {
         ms.sort_by(f64::total_cmp);
         Some(Latencies {
             p50: percentile(&ms, 50.0),
+            p95: percentile(&ms, 95.0),
             p99: percentile(&ms, 99.0),
         })
     }

@@ -2,6 +2,7 @@
 //! machine, and adds figures to the report.
 
 mod density;
+mod kubernetes;
 mod logs;
 mod names;
 mod neighbours;
@@ -48,6 +49,10 @@ pub const ALL: &[Section] = &[
     Section {
         name: "density",
         run: |c, r| Box::pin(density::run(c, r)),
+    },
+    Section {
+        name: "kubernetes",
+        run: |c, r| Box::pin(kubernetes::run(c, r)),
     },
 ];
 
