@@ -44,6 +44,9 @@ struct PodStart {
     first_200: Duration,
 }
 
+/// One phase of a pod's start, read from its times.
+type Phase = fn(&PodStart) -> Duration;
+
 impl PodStart {
     fn total(&self) -> Duration {
         self.sandbox + self.container + self.first_200
@@ -84,7 +87,7 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
             })??;
 
     let n = ctx.sizes.pods;
-    let phases: [(&str, fn(&PodStart) -> Duration); 4] = [
+    let phases: [(&str, Phase); 4] = [
         ("pod start, RunPodSandbox → first 200", PodStart::total),
         ("  RunPodSandbox (and its IP)", |s| s.sandbox),
         ("  CreateContainer + StartContainer", |s| s.container),
