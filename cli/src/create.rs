@@ -59,6 +59,10 @@ pub struct CreateArgs {
     /// Memory the container requests, in GB
     #[arg(long, default_value_t = 1.5)]
     pub memory: f64,
+    /// Serve the container's requests with warm instances kept between requests (module
+    /// state persists), instead of a fresh instance per request
+    #[arg(long)]
+    pub instance_reuse: bool,
     /// What happens when the container exits
     #[arg(long, value_enum, ignore_case = true, default_value_t = RestartPolicy::Always)]
     pub restart_policy: RestartPolicy,
@@ -76,7 +80,7 @@ pub struct CreateArgs {
         short,
         long,
         conflicts_with_all = ["image", "command_line", "ports", "ip_address", "dns_name_label",
-            "environment_variables", "secure_environment_variables"]
+            "environment_variables", "secure_environment_variables", "instance_reuse"]
     )]
     pub file: Option<PathBuf>,
     /// Do not wait for the group to be Running; print nothing
@@ -172,6 +176,9 @@ pub fn body_from_flags(a: &CreateArgs) -> anyhow::Result<(String, Value)> {
     }
     if !env.is_empty() {
         container["environmentVariables"] = json!(env);
+    }
+    if a.instance_reuse {
+        container["instanceReuse"] = json!(true);
     }
     let restart_policy = match a.restart_policy {
         RestartPolicy::Always => "Always",

@@ -46,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         },
         limits: ResourceLimits::default(),
         volume_mounts: vec![],
+        instance_reuse: false,
     };
     let sandbox = Sandbox::new(1, &c, vec![], hub.clone(), Arc::from(vec![]));
     let svc = Arc::new(Service {

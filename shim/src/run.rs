@@ -96,6 +96,7 @@ async fn run(ctx: &impl RuntimeContext) -> anyhow::Result<i32> {
             memory_gb: Some(gb(guest_cap())),
         },
         volume_mounts: Vec::new(),
+        instance_reuse: false,
     };
     let sandbox = Sandbox::new(
         0,
@@ -139,6 +140,7 @@ async fn run(ctx: &impl RuntimeContext) -> anyhow::Result<i32> {
                 }),
                 stopping: stop.clone(),
                 runs: TaskTracker::new(),
+                reuse: None,
             });
             accept_loop(listener, Target::new(service.clone()), stop).await;
             service.runs.close();

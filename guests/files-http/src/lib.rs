@@ -10,6 +10,8 @@
 //!   counter) and how many bytes of a 3 MiB static scratch area were not zero; then it
 //!   writes the whole area. A fresh instance per request always answers `calls=1 dirty=0`.
 //!
+//! - `/trap`: the instance traps (a Rust panic) before it answers
+//!
 //! A route that needs `path` and lacks it answers 400. Query values are percent-decoded
 //! (`+` is a space, as in HTML forms). Every request logs `<method> <path+query>`.
 //!
@@ -28,7 +30,7 @@ wasip2::http::proxy::export!(FilesHttp);
 struct FilesHttp;
 
 const HELP: &str =
-    "files-http: GET /read?path=P | /list?path=P | /write?path=P&text=T | /env | /dirty\n";
+    "files-http: GET /read?path=P | /list?path=P | /write?path=P&text=T | /env | /dirty | /trap\n";
 
 const TEXT: &str = "text/plain; charset=utf-8";
 const BYTES: &str = "application/octet-stream";
@@ -49,6 +51,7 @@ impl wasip2::exports::http::incoming_handler::Guest for FilesHttp {
             (Method::Get, "/write") => write(&params),
             (Method::Get, "/env") => env(),
             (Method::Get, "/dirty") => dirty(),
+            (Method::Get, "/trap") => panic!("trapping as asked"),
             _ => text(200, HELP.into()),
         };
         respond(response_out, status, content_type, &body);

@@ -87,6 +87,9 @@ mod input {
         pub environment_variables: Option<Vec<EnvironmentVariableInput>>,
         pub resources: render::ResourceRequirements,
         pub volume_mounts: Option<Vec<VolumeMountInput>>,
+        /// Serve the requests of this service with warm instances kept between requests
+        /// (default false: a fresh instance per request).
+        pub instance_reuse: Option<bool>,
     }
 
     #[derive(ToSchema)]

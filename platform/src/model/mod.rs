@@ -116,6 +116,10 @@ pub struct Container {
     pub requests: ResourceRequests,
     pub limits: ResourceLimits,
     pub volume_mounts: Vec<VolumeMount>,
+    /// `instanceReuse`: a service's requests are served by a small pool of warm instances
+    /// kept between requests (module state persists), instead of a fresh one per request.
+    #[serde(default)]
+    pub instance_reuse: bool,
 }
 
 impl Container {

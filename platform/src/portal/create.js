@@ -12,7 +12,7 @@ const STEP_OF = {
   resourceGroup: 'basics', name: 'basics', quickstartImage: 'basics', image: 'basics',
   cpu: 'basics', memory: 'basics', networkType: 'networking', dnsNameLabel: 'networking',
   scope: 'networking', ports: 'networking', restartPolicy: 'advanced', env: 'advanced',
-  command: 'advanced',
+  command: 'advanced', instanceReuse: 'advanced',
 };
 
 export function render(main) {
@@ -155,6 +155,7 @@ export function render(main) {
       environmentVariables: env,
       resources: { requests: { cpu, memoryInGB: memory } },
     };
+    if (field('instanceReuse').checked) containerProps.instanceReuse = true;
     const props = {
       osType: 'Linux',
       restartPolicy: field('restartPolicy').value,
@@ -184,6 +185,7 @@ export function render(main) {
       ['Restart policy', p.restartPolicy],
       ['Environment variables', c.environmentVariables.map((e) => e.name).join(', ') || 'none'],
       ['Command override', c.command.length ? JSON.stringify(c.command) : 'none'],
+      ['Warm instance reuse', c.instanceReuse ? 'yes' : 'no'],
     ];
     const dl = $('#review');
     dl.replaceChildren();

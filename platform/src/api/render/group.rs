@@ -155,6 +155,10 @@ pub struct ContainerProperties<'a> {
     pub resources: ResourceRequirements,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub volume_mounts: Option<Vec<VolumeMount<'a>>>,
+    /// Whether a service's requests are served by warm instances kept between requests;
+    /// shown when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub instance_reuse: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_view: Option<ContainerInstanceView<'a>>,
 }
@@ -324,6 +328,7 @@ fn container_out<'a>(c: &'a m::Container, view: Option<&'a View<'a>>) -> Contain
                     })
                     .collect()
             }),
+            instance_reuse: c.instance_reuse,
             instance_view,
         },
     }

@@ -104,7 +104,15 @@ pub(super) fn container(
             read_only,
         });
     }
+    let instance_reuse = p.bool("instanceReuse")?.unwrap_or(false);
+    if init && instance_reuse {
+        return Err(invalid(
+            &p.field("instanceReuse"),
+            "Init containers run once; 'instanceReuse' applies to a service's requests.",
+        ));
+    }
     Ok(Container {
+        instance_reuse,
         name: name.into(),
         image: image.into(),
         command,

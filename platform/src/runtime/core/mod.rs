@@ -17,6 +17,7 @@ mod outgoing;
 pub mod service;
 pub mod stats;
 mod stdio;
+pub mod warm;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,5 +1,6 @@
 //! Serves a service container (`wasi:http/incoming-handler`): one fresh instance per
-//! request, as `wasmtime serve` does, on every bound port of the group's IP.
+//! request, as `wasmtime serve` does, or with `instanceReuse` a warm instance kept between
+//! requests (`warm.rs`), on every bound port of the group's IP.
 //!
 //! Invariant: a guest's failure (trap, out of memory, time limit) answers that request
 //! with a 5xx of its own and never reaches the platform or other requests. The statuses
@@ -10,6 +11,7 @@ use super::command::{Exit, classify};
 use super::cpu::{Gated, Scheduler};
 use super::engine::Engines;
 use super::host::{Host, Sandbox};
+use super::warm::{Lease, Warm};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -71,6 +73,9 @@ pub struct Service {
     /// Counts every run in flight, on a handler's task or on its own; the supervisor waits
     /// for them once its ports are closed, so a stopped group leaves no instance behind.
     pub runs: TaskTracker,
+    /// The warm instances of a container with `instanceReuse`; `None`: a fresh instance
+    /// per request.
+    pub reuse: Option<Arc<Warm>>,
 }
 
 fn plain(status: hyper::StatusCode, text: &str) -> hyper::Response<ResponseBody> {
@@ -84,7 +89,8 @@ fn plain(status: hyper::StatusCode, text: &str) -> hyper::Response<ResponseBody>
 }
 
 impl Service {
-    /// Answers one request with a fresh instance of the guest, and counts it (its status
+    /// Answers one request with a fresh instance of the guest (or a warm one, with
+    /// `instanceReuse`), and counts it (its status
     /// class and the time to its response head) in the sandbox's stats.
     pub async fn handle<B>(
         self: &Arc<Self>,
@@ -107,14 +113,32 @@ impl Service {
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        let mut store = match self.sandbox.store(&self.engines.engine) {
-            Ok(s) => s,
-            Err(e) => {
-                return plain(
-                    status::GUEST_FAILED,
-                    &format!("the service cannot start: {e}\n"),
-                );
-            }
+        let mut lease: Option<Lease> = match &self.reuse {
+            // Beyond the pool's bound a request waits for a free instance, within its time
+            // limit.
+            Some(warm) => match tokio::time::timeout(self.request_timeout, warm.lease()).await {
+                Ok(lease) => Some(lease),
+                Err(_) => {
+                    return plain(
+                        status::OUT_OF_TIME,
+                        "the service did not answer in time: every warm instance stayed busy\n",
+                    );
+                }
+            },
+            None => None,
+        };
+        let warm = lease.as_mut().and_then(|l| l.instance.take());
+        let (mut store, mut proxy) = match warm {
+            Some(instance) => (instance.store, Some(instance.proxy)),
+            None => match self.sandbox.store(&self.engines.engine) {
+                Ok(s) => (s, None),
+                Err(e) => {
+                    return plain(
+                        status::GUEST_FAILED,
+                        &format!("the service cannot start: {e}\n"),
+                    );
+                }
+            },
         };
         let (tx, mut rx) = tokio::sync::oneshot::channel();
         let req = store
@@ -131,14 +155,25 @@ impl Service {
         let this = self.clone();
         let mut run = Run::new(self, async move {
             let call = async {
-                let proxy = this.pre.instantiate_async(&mut store).await?;
+                let proxy = match proxy.take() {
+                    Some(warm) => warm,
+                    None => this.pre.instantiate_async(&mut store).await?,
+                };
                 proxy
                     .wasi_http_incoming_handler()
                     .call_handle(&mut store, req, out)
-                    .await
+                    .await?;
+                wasmtime::Result::<_>::Ok(proxy)
             };
-            let ended = match tokio::time::timeout(this.request_timeout, call).await {
-                Ok(Ok(())) => return Ended::Returned,
+            let called = tokio::time::timeout(this.request_timeout, call).await;
+            // A trap, a time-out or a cut throws the instance away (with the lease).
+            let ended = match called {
+                Ok(Ok(proxy)) => {
+                    if let (Some(warm), Some(lease)) = (&this.reuse, lease) {
+                        warm.give_back(lease, store, proxy, &this.sandbox);
+                    }
+                    return Ended::Returned;
+                }
                 Ok(Err(e)) => Ended::Failed(classify(&e)),
                 Err(_) => Ended::OutOfTime,
             };

@@ -95,6 +95,7 @@ fn container(command: &[&str]) -> Container {
         },
         limits: ResourceLimits::default(),
         volume_mounts: vec![],
+        instance_reuse: false,
     }
 }
 

@@ -10,6 +10,7 @@ use crate::runtime::core::command::Exit;
 use crate::runtime::core::engine::{Loaded, Workload};
 use crate::runtime::core::host::Mount;
 use crate::runtime::core::service::Service;
+use crate::runtime::core::warm::Warm;
 use crate::runtime::ports::Claim;
 use crate::store::GroupRow;
 use std::collections::BTreeMap;
@@ -53,7 +54,16 @@ pub(super) async fn containers(
         let sandbox = super::sandbox(ctx, c, mounts);
         match &l.workload {
             Workload::Service(pre) => {
+                let reuse = c.instance_reuse.then(|| {
+                    let cpu = c.limits.cpu.unwrap_or(c.requests.cpu);
+                    Arc::new(Warm::new(cpu, c.memory_cap_bytes()))
+                });
+                if let Some(warm) = &reuse {
+                    let sweep = Warm::keep_swept(Arc::downgrade(warm), ctx.cancel.clone());
+                    tokio::spawn(sweep.instrument(ctx.span(&c.name)));
+                }
                 let service = Arc::new(Service {
+                    reuse,
                     engines: rt.engines.clone(),
                     pre: pre.clone(),
                     sandbox,
