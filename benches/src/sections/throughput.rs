@@ -1,6 +1,6 @@
-//! Throughput: `wrk` against hello-http at the group's own IP, and through the front door by
-//! FQDN (`Host` header), beside `wasmtime serve` on the same component with the same
-//! connections and duration.
+//! Throughput: `wrk` against hello-http at the group's own IP, through the front door by
+//! FQDN (`Host` header), and at the IP of a group with `instanceReuse` (warm instances),
+//! beside `wasmtime serve` on the same component with the same connections and duration.
 
 use crate::Ctx;
 use crate::probe::{self, Pace};
@@ -47,6 +47,28 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
         d,
     )
     .await?;
+
+    // The same component with `instanceReuse`: warm instances kept between requests.
+    let mut reuse = waci::http_group(None);
+    reuse["properties"]["containers"][0]["properties"]["instanceReuse"] = serde_json::json!(true);
+    let g = w.put("tput-reuse", &reuse).await?;
+    w.wait_state(
+        "tput-reuse",
+        "Running",
+        Duration::from_secs(120),
+        Duration::ZERO,
+    )
+    .await?;
+    let addr = SocketAddr::from((waci::ip_of(&g)?, PORT));
+    probe::until_200(
+        addr,
+        Instant::now(),
+        Pace::Millisecond,
+        Duration::from_secs(30),
+    )
+    .await?;
+    eprintln!("wrk {}s at the group's IP, warm instances", d.as_secs());
+    let warm = tools::wrk(&format!("http://{addr}/"), None, THREADS, CONNECTIONS, d).await?;
     drop(w);
 
     eprintln!("peer: wrk {}s against wasmtime serve", d.as_secs());
@@ -83,17 +105,19 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
     };
     figures(r, "at the group's IP", &at_ip);
     figures(r, "front door by FQDN", &front);
+    figures(r, "at the group's IP, instanceReuse", &warm);
     r.peer(
         S,
         format!(
             "`wasmtime serve -Scli` on the same precompiled hello-http (guest stdout to /dev/null), \
-             wrk -t{THREADS} -c{CONNECTIONS} -d{}s, the same for all three",
+             wrk -t{THREADS} -c{CONNECTIONS} -d{}s, the same for all four",
             d.as_secs()
         ),
     );
     for (who, x) in [
         ("waci at the IP", &at_ip),
         ("waci front door", &front),
+        ("waci warm instances", &warm),
         ("wasmtime serve", &peer),
     ] {
         if x.errors > 0 {
