@@ -1,5 +1,6 @@
 //! `waci container export --export-format kubernetes`: a container group as the Kubernetes
-//! objects that run it on a cluster whose nodes have the waci shim (docs/kubernetes.md):
+//! objects that run it on a cluster whose nodes have the waci shim (docs/kubernetes.md). The
+//! same builder ([`group_objects`]) makes what `waci operator` applies for a `ContainerGroup`:
 //! the RuntimeClass `waci`, a Secret for its secure values and one per secret volume, a Pod
 //! with `runtimeClassName: waci`, and a Service for its ports. Built from k8s-openapi's types
 //! out of the group as the platform's parser validates it, so what is exported is what
@@ -37,6 +38,11 @@ pub const HTTP_PORT_ENV: &str = "WACI_HTTP_PORT";
 /// apply here; image references are the cluster's to resolve. A secure value the API did not
 /// return (`null`) becomes an empty one, for the user to fill in.
 pub fn spec(name: &str, body: &Value) -> anyhow::Result<ContainerGroupSpec> {
+    parse_group(name, body).map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))
+}
+
+/// [`spec`] with the parser's own error, code and field apart, for the operator's status.
+pub fn parse_group(name: &str, body: &Value) -> Result<ContainerGroupSpec, parse::FieldError> {
     let mut body = body.clone();
     for list in ["containers", "initContainers"] {
         for c in body["properties"][list]
@@ -63,23 +69,48 @@ pub fn spec(name: &str, body: &Value) -> anyhow::Result<ContainerGroupSpec> {
         max_memory_gb: f64::MAX,
     };
     parse::container_group(&body, name, &location, &unbounded, &|_| Ok(()))
-        .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))
+}
+
+/// The namespaced objects that run group `name`: what `export` writes after the RuntimeClass,
+/// and what `waci operator` applies for a `ContainerGroup`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupObjects {
+    /// The group's secure env values (when it has any), then one per `secret` volume.
+    pub secrets: Vec<Secret>,
+    pub pod: Pod,
+    /// For the ports of the group's IP, when it has one with ports.
+    pub service: Option<Service>,
+}
+
+/// The RuntimeClass every exported group runs under; the same object in every export.
+pub fn runtime_class() -> RuntimeClass {
+    RuntimeClass {
+        metadata: meta(RUNTIME_CLASS, None),
+        handler: RUNTIME_CLASS.into(),
+        ..Default::default()
+    }
 }
 
 /// The objects of group `name`, in the order to apply them.
 pub fn manifests(name: &str, g: &ContainerGroupSpec) -> Vec<Value> {
-    let mut out = vec![to_value(&RuntimeClass {
-        metadata: meta(RUNTIME_CLASS, None),
-        handler: RUNTIME_CLASS.into(),
-        ..Default::default()
-    })];
+    let objects = group_objects(name, g);
+    let mut out = vec![to_value(&runtime_class())];
+    out.extend(objects.secrets.iter().map(to_value));
+    out.push(to_value(&objects.pod));
+    out.extend(objects.service.iter().map(to_value));
+    out
+}
+
+/// The Secrets, Pod and Service of group `name`.
+pub fn group_objects(name: &str, g: &ContainerGroupSpec) -> GroupObjects {
+    let mut secrets = Vec::new();
     let secure = secure_values(g);
     if !secure.is_empty() {
-        out.push(to_value(&Secret {
+        secrets.push(Secret {
             metadata: meta(name, Some(name)),
             string_data: Some(secure),
             ..Default::default()
-        }));
+        });
     }
     let mut volumes = Vec::new();
     for v in &g.volumes {
@@ -91,7 +122,7 @@ pub fn manifests(name: &str, g: &ContainerGroupSpec) -> Vec<Value> {
             },
             VolumeSource::Secret(files) => {
                 let secret = format!("{name}-{}", v.name);
-                out.push(to_value(&Secret {
+                secrets.push(Secret {
                     metadata: meta(&secret, Some(name)),
                     data: Some(
                         files
@@ -100,7 +131,7 @@ pub fn manifests(name: &str, g: &ContainerGroupSpec) -> Vec<Value> {
                             .collect(),
                     ),
                     ..Default::default()
-                }));
+                });
                 KVolume {
                     name: v.name.clone(),
                     secret: Some(SecretVolumeSource {
@@ -113,7 +144,7 @@ pub fn manifests(name: &str, g: &ContainerGroupSpec) -> Vec<Value> {
         };
         volumes.push(source);
     }
-    out.push(to_value(&Pod {
+    let pod = Pod {
         metadata: meta(name, Some(name)),
         spec: Some(PodSpec {
             runtime_class_name: Some(RUNTIME_CLASS.into()),
@@ -129,9 +160,12 @@ pub fn manifests(name: &str, g: &ContainerGroupSpec) -> Vec<Value> {
             ..Default::default()
         }),
         ..Default::default()
-    }));
-    if let Some(ip) = g.ip_address.as_ref().filter(|ip| !ip.ports.is_empty()) {
-        out.push(to_value(&Service {
+    };
+    let service = g
+        .ip_address
+        .as_ref()
+        .filter(|ip| !ip.ports.is_empty())
+        .map(|ip| Service {
             metadata: meta(name, Some(name)),
             spec: Some(ServiceSpec {
                 type_: Some(
@@ -161,9 +195,12 @@ pub fn manifests(name: &str, g: &ContainerGroupSpec) -> Vec<Value> {
                 ..Default::default()
             }),
             ..Default::default()
-        }));
+        });
+    GroupObjects {
+        secrets,
+        pod,
+        service,
     }
-    out
 }
 
 /// One container: the image's entrypoint (the `.wasm` file) stays `argv[0]`, so the group's
