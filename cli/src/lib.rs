@@ -12,6 +12,8 @@
 //! - `image`: `waci image push`, a component into an OCI registry.
 //! - `kubernetes`: `waci container export --export-format kubernetes`, a group as the
 //!   RuntimeClass, Secret, Pod and Service that run it with the Kubernetes shim.
+//! - `operator`: `waci operator`, the Kubernetes controller of the `ContainerGroup` resource,
+//!   which applies what `kubernetes` builds.
 //! - `token`: `waci token create|list|revoke`, subscription-scoped access tokens.
 //! - `output`: `-o json|jsonc|table|tsv|yaml|yamlc|none` and `--query`.
 
@@ -23,6 +25,7 @@ mod group;
 mod image;
 pub mod kubernetes;
 mod logs;
+pub mod operator;
 mod output;
 mod serve;
 mod token;
@@ -71,6 +74,11 @@ enum Command {
     /// Manage resource groups, as `az group` does.
     #[command(after_help = "Example:\n  waci group create -n demo\n  waci group list -o table")]
     Group(group::GroupArgs),
+    /// Run the Kubernetes controller of ContainerGroup resources, or print their CRD.
+    #[command(
+        after_help = "Example:\n  waci operator crd | kubectl apply -f -\n  waci operator --zone apps.example.com"
+    )]
+    Operator(operator::OperatorArgs),
 }
 
 /// The whole `waci` command line.
@@ -82,6 +90,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Group(args) => client_command(group::run(args)),
         Command::Token(args) => client_command(token::run(args)),
         Command::Image(args) => client_command(image::run(args)),
+        Command::Operator(args) => operator::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

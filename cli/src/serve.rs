@@ -61,6 +61,19 @@ pub struct ServeArgs {
     guest_threads: Option<u16>,
 }
 
+/// The process's log on stderr, filtered by `WACI_LOG` (else `default`); `waci operator`'s too.
+pub(crate) fn init_log(default: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WACI_LOG")
+                .unwrap_or_else(|_| default.into()),
+        )
+        .with_writer(std::io::stderr)
+        // Colours only for a terminal: a log sent to a file or a journal stays plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     // wasmtime makes an error value on every request's teardown; with RUST_BACKTRACE set in
     // the user's shell, each would capture a backtrace (2-3% of a request under load).
@@ -69,15 +82,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         // SAFETY: the process is still single-threaded here: no runtime or thread exists yet.
         unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WACI_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        // Colours only for a terminal: a log sent to a file or a journal stays plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_log("warn");
     let config = Config {
         data_dir: args.data_dir.unwrap_or_else(Config::default_data_dir),
         listen: args.listen,

@@ -1,0 +1,118 @@
+//! The CRD: the checked-in YAML is what the Rust types generate, and every example of
+//! `examples/` becomes a `ContainerGroup` that kube's types read back and the CRD's own
+//! OpenAPI v3 schema accepts, meaning the same group to the parser.
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use waci::operator::resource::{self, ContainerGroup};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+const CRD_FILE: &str = "deploy/containergroup-crd.yaml";
+
+#[test]
+fn the_checked_in_crd_is_the_one_the_types_generate() {
+    let checked_in = std::fs::read_to_string(repo().join(CRD_FILE)).unwrap_or_default();
+    assert!(
+        checked_in == waci::operator::crd_yaml(),
+        "{CRD_FILE} is not what the ContainerGroup types generate; rewrite it with\n  \
+         cargo run -p waci -- operator crd > {CRD_FILE}"
+    );
+    let crd: Value = serde_yaml::from_str(&checked_in).unwrap();
+    assert_eq!(crd["spec"]["group"], "containerinstance.waci.dev");
+    assert_eq!(crd["spec"]["scope"], "Namespaced");
+    assert_eq!(crd["spec"]["versions"][0]["name"], "v1");
+    assert_eq!(
+        crd["spec"]["versions"][0]["subresources"],
+        json!({"status": {}})
+    );
+}
+
+/// The schema the API server checks a ContainerGroup against.
+fn validator() -> jsonschema::Validator {
+    let crd: Value = serde_yaml::from_str(&waci::operator::crd_yaml()).unwrap();
+    let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+    assert!(schema.is_object(), "{crd}");
+    jsonschema::validator_for(schema).expect("the CRD's schema is a JSON schema")
+}
+
+fn errors(validator: &jsonschema::Validator, object: &Value) -> Vec<String> {
+    validator
+        .iter_errors(object)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+/// Each example as a name and an ACI body.
+fn examples() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(repo().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let body: Value = match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => serde_json::from_str(&text).unwrap(),
+            Some("yaml") => serde_yaml::from_str(&text).unwrap(),
+            _ => continue,
+        };
+        let stem = path
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .replace('_', "-");
+        let name = body["name"].as_str().map_or(stem, str::to_string);
+        out.push((name, body));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn every_example_is_a_container_group_the_crds_schema_accepts() {
+    let validator = validator();
+    let examples = examples();
+    assert!(examples.len() >= 6, "{examples:?}");
+    for (name, body) in examples {
+        let cg = resource::from_body(&name, &body).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let object = serde_json::to_value(&cg).unwrap();
+        let errors = errors(&validator, &object);
+        assert!(errors.is_empty(), "{name}: {errors:?}\n{object:#}");
+        let back: ContainerGroup = serde_json::from_value(object).unwrap();
+        assert_eq!(back, cg, "{name}");
+        // The resource means the same group as the file.
+        let from_file = waci::kubernetes::parse_group(&name, &body).unwrap();
+        let from_resource = back.group_spec().unwrap();
+        assert_eq!(from_resource.containers, from_file.containers, "{name}");
+        assert_eq!(
+            from_resource.init_containers, from_file.init_containers,
+            "{name}"
+        );
+        assert_eq!(from_resource.volumes, from_file.volumes, "{name}");
+        assert_eq!(from_resource.ip_address, from_file.ip_address, "{name}");
+        assert_eq!(
+            from_resource.restart_policy, from_file.restart_policy,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn the_schema_refuses_a_wrong_type() {
+    let validator = validator();
+    let object = json!({
+        "apiVersion": "containerinstance.waci.dev/v1",
+        "kind": "ContainerGroup",
+        "metadata": {"name": "web"},
+        "spec": {"containers": [{"name": "web", "properties": {
+            "image": "w", "ports": [{"port": "eighty"}],
+        }}]},
+    });
+    let errors = errors(&validator, &object);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("/spec/containers/0/properties/ports/0/port")),
+        "{errors:?}"
+    );
+}
