@@ -2,6 +2,7 @@
 //! `examples/` becomes a `ContainerGroup` that kube's types read back and the CRD's own
 //! OpenAPI v3 schema accepts, meaning the same group to the parser.
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use waci::operator::resource::{self, ContainerGroup};
@@ -115,4 +116,48 @@ fn the_schema_refuses_a_wrong_type() {
             .any(|e| e.contains("/spec/containers/0/properties/ports/0/port")),
         "{errors:?}"
     );
+}
+
+#[test]
+fn the_operators_role_grants_what_it_uses_and_nothing_more() {
+    let text = std::fs::read_to_string(repo().join("deploy/operator.yaml")).unwrap();
+    let role = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).unwrap())
+        .find(|o| o["kind"] == "ClusterRole")
+        .expect("a ClusterRole");
+    let mut granted = Vec::new();
+    for rule in role["rules"].as_array().unwrap() {
+        for group in rule["apiGroups"].as_array().unwrap() {
+            for resource in rule["resources"].as_array().unwrap() {
+                for verb in rule["verbs"].as_array().unwrap() {
+                    granted.push(format!(
+                        "{}/{} {}",
+                        group.as_str().unwrap(),
+                        resource.as_str().unwrap(),
+                        verb.as_str().unwrap()
+                    ));
+                }
+            }
+        }
+    }
+    granted.sort();
+    let group = "containerinstance.waci.dev";
+    let mut wanted: Vec<String> = [
+        // The controller lists and watches its resource, and applies its status.
+        format!("{group}/containergroups get"),
+        format!("{group}/containergroups list"),
+        format!("{group}/containergroups watch"),
+        format!("{group}/containergroups/status get"),
+        format!("{group}/containergroups/status patch"),
+        format!("{group}/containergroups/status update"),
+    ]
+    .into_iter()
+    .chain(["pods", "services"].iter().flat_map(|r| {
+        // Read, watched as owned objects, applied (patch; create when new), deleted.
+        ["create", "delete", "get", "list", "patch", "watch"].map(|v| format!("/{r} {v}"))
+    }))
+    .chain(["/secrets create".into(), "/secrets patch".into()])
+    .collect();
+    wanted.sort();
+    assert_eq!(granted, wanted);
 }
