@@ -28,6 +28,10 @@ const WAIT_LIMIT: Duration = Duration::from_secs(300);
 pub struct ContainerArgs {
     #[command(flatten)]
     connection: Connection,
+    /// Drive a Kubernetes cluster running `waci operator`, through ContainerGroup resources,
+    /// with this kubeconfig context (create, show, list, logs, delete; -g is the namespace)
+    #[arg(long, global = true)]
+    context: Option<String>,
     #[command(flatten)]
     output: OutputArgs,
     #[command(subcommand)]
@@ -141,6 +145,9 @@ pub async fn run(args: ContainerArgs) -> anyhow::Result<()> {
         }
         other => other,
     };
+    if let Some(context) = &args.context {
+        return on_cluster(context, &args.output, command).await;
+    }
     let client = Client::new(&args.connection)?;
     let out = &args.output;
     match command {
@@ -162,14 +169,62 @@ pub async fn run(args: ContainerArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn create(client: &Client, out: &OutputArgs, a: CreateArgs) -> anyhow::Result<()> {
-    let (name, mut body) = match &a.file {
+/// The group `create` asks for, from its file or its flags.
+fn create_body(a: &CreateArgs) -> anyhow::Result<(String, Value)> {
+    Ok(match &a.file {
         Some(file) => {
             let d = yaml_file::load(file, a.name.as_deref(), a.location.as_deref())?;
             (d.name, d.body)
         }
-        None => create::body_from_flags(&a)?,
-    };
+        None => create::body_from_flags(a)?,
+    })
+}
+
+/// The commands a cluster answers (`--context`), through `cluster`.
+async fn on_cluster(context: &str, out: &OutputArgs, command: Command) -> anyhow::Result<()> {
+    let client = crate::cluster::connect(context).await?;
+    match command {
+        Command::Create(a) => {
+            let (name, body) = create_body(&a)?;
+            out.print(&crate::cluster::create(&client, &a.resource_group, &name, &body).await?)?;
+        }
+        Command::Show(a) => {
+            out.print(&crate::cluster::show(&client, &a.resource_group, &a.name).await?)?
+        }
+        Command::List(a) => out.print(&Value::Array(
+            crate::cluster::list(&client, a.resource_group.as_deref()).await?,
+        ))?,
+        Command::Logs(a) => {
+            if a.follow {
+                bail!(
+                    "--follow is not available with --context yet; `kubectl logs -f` follows a Pod"
+                );
+            }
+            let text = crate::cluster::logs(
+                &client,
+                &a.resource_group,
+                &a.name,
+                a.container_name,
+                a.tail,
+                a.timestamps,
+            )
+            .await?;
+            print!("{text}");
+        }
+        Command::Delete(a) => {
+            if a.yes || confirm("Are you sure you want to perform this operation?")? {
+                crate::cluster::delete(&client, &a.group.resource_group, &a.group.name).await?;
+            }
+        }
+        _ => bail!(
+            "with --context, waci drives a cluster for create, show, list, logs and delete only"
+        ),
+    }
+    Ok(())
+}
+
+async fn create(client: &Client, out: &OutputArgs, a: CreateArgs) -> anyhow::Result<()> {
+    let (name, mut body) = create_body(&a)?;
     let cwd = std::env::current_dir().context("reading the current directory")?;
     create::absolute_images(&mut body, &cwd);
     let url = client.group_url(&a.resource_group, &name, &[], &[]);

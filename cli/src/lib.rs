@@ -7,6 +7,8 @@
 //! - `client`: finding the platform and its token, ARM paths, API errors.
 //! - `container`: `waci container ...`; with `create` (flags and body), `logs` (and
 //!   `--follow`) and `yaml_file` (ACI's YAML format, read and exported).
+//! - `cluster`: the container commands with `--context`, against a cluster's
+//!   `ContainerGroup` resources.
 //! - `attach`: `waci container attach`, the API's attach socket.
 //! - `group`: `waci group ...`.
 //! - `image`: `waci image push`, a component into an OCI registry.
@@ -19,6 +21,7 @@
 
 mod attach;
 mod client;
+pub mod cluster;
 mod container;
 mod create;
 mod group;

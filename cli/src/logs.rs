@@ -25,22 +25,22 @@ const INTERRUPTED: i32 = 130;
 pub struct LogsArgs {
     /// Name of the resource group
     #[arg(short = 'g', long)]
-    resource_group: String,
+    pub(crate) resource_group: String,
     /// Name of the container group
     #[arg(short, long)]
-    name: String,
+    pub(crate) name: String,
     /// The container whose logs to print [default: the group's first]
     #[arg(long)]
-    container_name: Option<String>,
+    pub(crate) container_name: Option<String>,
     /// Keep printing new lines as they are written, until the container ends
     #[arg(long)]
-    follow: bool,
+    pub(crate) follow: bool,
     /// Only the last N lines
     #[arg(long)]
-    tail: Option<u64>,
+    pub(crate) tail: Option<u64>,
     /// Start each line with the time it was written
     #[arg(long)]
-    timestamps: bool,
+    pub(crate) timestamps: bool,
 }
 
 pub async fn run(client: &Client, a: LogsArgs) -> anyhow::Result<()> {

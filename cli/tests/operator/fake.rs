@@ -85,8 +85,15 @@ impl FakeApi {
         let mut objects = self.objects.lock().unwrap();
         match parts.method {
             Method::GET => match objects.get(&path) {
+                // A Pod's log is text.
+                Some(Value::String(text)) if path.ends_with("/log") => {
+                    Response::new(Body::from(text.clone().into_bytes()))
+                }
                 Some(o) => ok(o),
-                None => not_found(&path),
+                None => match list(&objects, &path) {
+                    Some(l) => ok(&l),
+                    None => not_found(&path),
+                },
             },
             Method::PATCH => {
                 if let Some(owner) = path.strip_suffix("/status") {
@@ -118,6 +125,31 @@ impl FakeApi {
             other => panic!("the fake API does not answer {other} {path}"),
         }
     }
+}
+
+/// A collection: the objects right under `path` (a namespace's), or of that kind in every
+/// namespace when `path` names none.
+fn list(objects: &BTreeMap<String, Value>, path: &str) -> Option<Value> {
+    let (base, plural) = path.rsplit_once('/')?;
+    if !["containergroups", "pods", "services", "secrets"].contains(&plural) {
+        return None;
+    }
+    let items: Vec<Value> = objects
+        .iter()
+        .filter(|(p, _)| {
+            let Some((dir, _)) = p.rsplit_once('/') else {
+                return false;
+            };
+            dir == path
+                || (!path.contains("/namespaces/")
+                    && dir.starts_with(&format!("{base}/namespaces/"))
+                    && dir.ends_with(&format!("/{plural}")))
+        })
+        .map(|(_, o)| o.clone())
+        .collect();
+    Some(
+        json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": items}),
+    )
 }
 
 fn ok(object: &Value) -> Response<Body> {

@@ -1,8 +1,10 @@
 //! `waci operator` and its `ContainerGroup` resource, with no cluster: the objects a group
 //! becomes (`objects`), the status read back from Pods (`status`), whole reconciles through
 //! kube's client over an in-memory API (`reconcile`, `fake`), and the CRD itself: checked in
-//! as generated, and every example of `examples/` a resource its schema takes (`crd`).
+//! as generated, and every example of `examples/` a resource its schema takes (`crd`); and the
+//! container commands with `--context` against the same API (`cli`).
 
+mod cli;
 mod crd;
 mod fake;
 mod objects;
