@@ -70,6 +70,11 @@ pub fn run(args: OperatorArgs) -> anyhow::Result<()> {
         .block_on(operate(args))
 }
 
+/// Watches the objects that carry a group's label.
+fn owned() -> watcher::Config {
+    watcher::Config::default().labels(crate::kubernetes::GROUP_LABEL)
+}
+
 async fn operate(args: OperatorArgs) -> anyhow::Result<()> {
     let client = Client::try_default().await?;
     let (groups, pods, services) = match &args.namespace {
@@ -99,8 +104,9 @@ async fn operate(args: OperatorArgs) -> anyhow::Result<()> {
     });
     tracing::info!("reconciling ContainerGroups");
     Controller::new(groups, watcher::Config::default())
-        .owns(pods, watcher::Config::default())
-        .owns(services, watcher::Config::default())
+        // Only the Pods and Services of groups: a cluster's other Pods are none of its business.
+        .owns(pods, owned())
+        .owns(services, owned())
         .shutdown_on_signal()
         .run(reconcile::reconcile, reconcile::error_policy, context)
         .for_each(|result| async move {
