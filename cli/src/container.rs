@@ -182,6 +182,17 @@ fn create_body(a: &CreateArgs) -> anyhow::Result<(String, Value)> {
 
 /// The commands a cluster answers (`--context`), through `cluster`.
 async fn on_cluster(context: &str, out: &OutputArgs, command: Command) -> anyhow::Result<()> {
+    let supported = matches!(
+        command,
+        Command::Create(_)
+            | Command::Show(_)
+            | Command::List(_)
+            | Command::Logs(_)
+            | Command::Delete(_)
+    );
+    if !supported {
+        bail!("with --context, waci drives a cluster for create, show, list, logs and delete only");
+    }
     let client = crate::cluster::connect(context).await?;
     match command {
         Command::Create(a) => {
@@ -216,9 +227,7 @@ async fn on_cluster(context: &str, out: &OutputArgs, command: Command) -> anyhow
                 crate::cluster::delete(&client, &a.group.resource_group, &a.group.name).await?;
             }
         }
-        _ => bail!(
-            "with --context, waci drives a cluster for create, show, list, logs and delete only"
-        ),
+        _ => unreachable!("refused above"),
     }
     Ok(())
 }

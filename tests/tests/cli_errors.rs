@@ -186,3 +186,28 @@ async fn the_help_of_every_command_has_an_example() {
         );
     }
 }
+
+#[tokio::test]
+async fn with_a_kubeconfig_context_the_cli_says_what_it_cannot_do_on_a_cluster() {
+    // Neither a platform nor a cluster is needed to be refused.
+    let restart = run_cli(waci_command(
+        "container restart -g demo -n web --context kind-waci",
+    ))
+    .await
+    .failed();
+    assert!(
+        restart
+            .stderr
+            .contains("create, show, list, logs and delete only"),
+        "{}",
+        restart.stderr
+    );
+    let mut show = waci_command("container show -g demo -n web --context nowhere");
+    show.env("KUBECONFIG", "/nonexistent/kubeconfig");
+    let show = run_cli(show).await.failed();
+    assert!(
+        show.stderr.contains("kubeconfig context 'nowhere'"),
+        "{}",
+        show.stderr
+    );
+}
