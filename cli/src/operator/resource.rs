@@ -97,6 +97,9 @@ pub struct ContainerProperties {
     pub resources: Option<Resources>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volume_mounts: Vec<VolumeMount>,
+    /// waci's extension: a service's requests served by warm instances kept between them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_reuse: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -361,6 +364,7 @@ pub fn properties(g: &model::ContainerGroupSpec) -> ContainerGroupProperties {
                     read_only: m.read_only.then_some(true),
                 })
                 .collect(),
+            instance_reuse: c.instance_reuse.then_some(true),
         }),
     };
     ContainerGroupProperties {

@@ -161,3 +161,18 @@ fn the_operators_role_grants_what_it_uses_and_nothing_more() {
     wanted.sort();
     assert_eq!(granted, wanted);
 }
+
+#[test]
+fn waci_s_own_extension_instance_reuse_goes_through_the_resource() {
+    let body = json!({"properties": {"containers": [{"name": "web", "properties": {
+        "image": "w", "ports": [{"port": 80}], "instanceReuse": true,
+    }}]}});
+    let cg = resource::from_body("web", &body).unwrap();
+    let object = serde_json::to_value(&cg).unwrap();
+    assert_eq!(
+        object["spec"]["containers"][0]["properties"]["instanceReuse"],
+        true
+    );
+    assert!(errors(&validator(), &object).is_empty());
+    assert!(cg.group_spec().unwrap().containers[0].instance_reuse);
+}
