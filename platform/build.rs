@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Every guest: crate name and the file cargo produces (a `cdylib` gets underscores, a `bin`
-/// keeps the crate name). The first two are the built-in quickstart images (`waci/<name>`);
-/// the rest are only files for tests.
+/// keeps the crate name). The first three are built into the binary (`waci/<name>`): the
+/// quickstart images and the toolbox that exec runs; the rest are only files for tests.
 const GUESTS: &[(&str, &str)] = &[
     ("hello-http", "hello_http.wasm"),
     ("hello-cli", "hello-cli.wasm"),
+    ("toolbox", "toolbox.wasm"),
     ("spin-http", "spin_http.wasm"),
     ("memory-hog", "memory-hog.wasm"),
     ("crash", "crash.wasm"),

@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 /// How often the events are read while waiting for the container to run.
 const POLL: Duration = Duration::from_millis(100);
 /// The exit status after Ctrl-C, as a shell reports a command ended by SIGINT.
-const INTERRUPTED: i32 = 130;
+pub(crate) const INTERRUPTED: i32 = 130;
 
 #[derive(Args)]
 #[command(after_help = "Examples:
@@ -44,9 +44,15 @@ fn container_of<'a>(group: &'a Value, name: &str) -> Option<&'a Value> {
         .find(|c| c["name"] == name)
 }
 
-pub async fn run(client: &Client, a: AttachArgs) -> anyhow::Result<()> {
-    let group = client.group(&a.resource_group, &a.name).await?;
-    let container = match a.container_name {
+/// The container a command names, else the group's first, checked to exist in the group.
+pub(crate) async fn resolve_container(
+    client: &Client,
+    resource_group: &str,
+    name: &str,
+    container_name: Option<String>,
+) -> anyhow::Result<String> {
+    let group = client.group(resource_group, name).await?;
+    let container = match container_name {
         Some(c) => c,
         None => group["properties"]["containers"][0]["name"]
             .as_str()
@@ -55,6 +61,51 @@ pub async fn run(client: &Client, a: AttachArgs) -> anyhow::Result<()> {
     };
     container_of(&group, &container)
         .with_context(|| format!("the group has no container '{container}'"))?;
+    Ok(container)
+}
+
+/// A socket of ACI's shape (attach, exec): the POST of `action` on the container with
+/// `body`, then the socket it names, opened with its one-time password.
+pub(crate) async fn open_socket(
+    client: &Client,
+    resource_group: &str,
+    name: &str,
+    container: &str,
+    action: &str,
+    body: Option<&Value>,
+) -> anyhow::Result<Socket> {
+    let url = client.group_url(
+        resource_group,
+        name,
+        &["containers", container, action],
+        &[],
+    );
+    let session = client
+        .call(Method::POST, url, body)
+        .await?
+        .with_context(|| format!("the {action} answer is empty"))?;
+    let uri = session["webSocketUri"]
+        .as_str()
+        .with_context(|| format!("the {action} answer has no webSocketUri"))?;
+    let password = session["password"]
+        .as_str()
+        .with_context(|| format!("the {action} answer has no password"))?;
+    let (mut socket, _) = tokio_tungstenite::connect_async(uri)
+        .await
+        .with_context(|| format!("opening the {action} socket {uri}"))?;
+    socket
+        .send(Message::text(password))
+        .await
+        .with_context(|| format!("sending the {action} password"))?;
+    Ok(socket)
+}
+
+/// An open attach or exec socket.
+pub(crate) type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub async fn run(client: &Client, a: AttachArgs) -> anyhow::Result<()> {
+    let container = resolve_container(client, &a.resource_group, &a.name, a.container_name).await?;
 
     // Like az: the events as they come, until the container runs (or has already ended).
     let mut seen = HashSet::new();
@@ -85,29 +136,15 @@ pub async fn run(client: &Client, a: AttachArgs) -> anyhow::Result<()> {
         tokio::time::sleep(POLL).await;
     }
 
-    let url = client.group_url(
+    let mut socket = open_socket(
+        client,
         &a.resource_group,
         &a.name,
-        &["containers", &container, "attach"],
-        &[],
-    );
-    let session = client
-        .call(Method::POST, url, None)
-        .await?
-        .context("the attach answer is empty")?;
-    let uri = session["webSocketUri"]
-        .as_str()
-        .context("the attach answer has no webSocketUri")?;
-    let password = session["password"]
-        .as_str()
-        .context("the attach answer has no password")?;
-    let (mut socket, _) = tokio_tungstenite::connect_async(uri)
-        .await
-        .with_context(|| format!("opening the attach socket {uri}"))?;
-    socket
-        .send(Message::text(password))
-        .await
-        .context("sending the attach password")?;
+        &container,
+        "attach",
+        None,
+    )
+    .await?;
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     let mut stdout = std::io::stdout();

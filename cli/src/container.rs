@@ -54,6 +54,8 @@ enum Command {
     Logs(LogsArgs),
     /// Watch a group start, then stream a container's output live.
     Attach(crate::attach::AttachArgs),
+    /// Run a command (a shell, ls, cat, env, ...) inside a running container.
+    Exec(crate::exec::ExecArgs),
     /// Delete a container group; asks first unless --yes.
     #[command(after_help = "Example:\n  waci container delete -g demo -n hello --yes")]
     Delete(DeleteArgs),
@@ -161,6 +163,7 @@ pub async fn run(args: ContainerArgs) -> anyhow::Result<()> {
         }
         Command::Logs(a) => logs::run(&client, a).await,
         Command::Attach(a) => crate::attach::run(&client, a).await,
+        Command::Exec(a) => crate::exec::run(&client, a).await,
         Command::Delete(a) => delete(&client, out, a).await,
         Command::Restart(a) => action(&client, "restart", a.group, !a.no_wait).await,
         Command::Stop(a) => action(&client, "stop", a, false).await,

@@ -9,7 +9,10 @@
 //!   `--follow`) and `yaml_file` (ACI's YAML format, read and exported).
 //! - `cluster`: the container commands with `--context`, against a cluster's
 //!   `ContainerGroup` resources.
-//! - `attach`: `waci container attach`, the API's attach socket.
+//! - `attach`: `waci container attach`, the API's attach socket (and the session shape it
+//!   shares with exec).
+//! - `exec`: `waci container exec`, a command in a running container, interactive on a
+//!   terminal.
 //! - `group`: `waci group ...`.
 //! - `image`: `waci image push`, a component into an OCI registry.
 //! - `kubernetes`: `waci container export --export-format kubernetes`, a group as the
@@ -24,6 +27,7 @@ mod client;
 pub mod cluster;
 mod container;
 mod create;
+mod exec;
 mod group;
 mod image;
 pub mod kubernetes;

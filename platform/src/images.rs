@@ -16,6 +16,10 @@ const BUILT_IN: &[(&str, &[u8])] = &[
         "hello-cli",
         include_bytes!(concat!(env!("WACI_GUESTS_DIR"), "/hello-cli.wasm")),
     ),
+    (
+        "toolbox",
+        include_bytes!(concat!(env!("WACI_GUESTS_DIR"), "/toolbox.wasm")),
+    ),
 ];
 
 /// What each quickstart image does, in a line, and the port a service of it is usually
@@ -29,6 +33,11 @@ const BUILT_IN_SUMMARIES: &[(&str, &str, Option<u16>)] = &[
     (
         "hello-cli",
         "A command: prints its arguments and environment, then exits.",
+        None,
+    ),
+    (
+        "toolbox",
+        "A command: a small shell with file and env tools (sh -c LINE, ls, cat, env, ...); exec runs it inside a container.",
         None,
     ),
 ];

@@ -192,6 +192,7 @@ pub async fn serve(
         groups,
         store: store.clone(),
         attach: Default::default(),
+        exec: Default::default(),
         logs: logs.clone(),
         config: Arc::new(config),
         admin_hash: api::admin_hash(&token),

@@ -1,5 +1,5 @@
 //! `waci container attach` and the API's attach socket: a user watches a job start and sees
-//! what it writes from then on, live, until it ends; exec answers a clear error.
+//! what it writes from then on, live, until it ends (exec's socket is `exec.rs`'s).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -58,7 +58,7 @@ async fn attach_prints_the_start_then_the_output_live_until_the_job_ends() {
 }
 
 #[tokio::test]
-async fn the_attach_socket_wants_its_password_and_exec_is_refused_clearly() {
+async fn attach_and_exec_answer_a_socket_with_a_one_time_password() {
     let p = TestPlatform::start().await;
     let body = hello_http();
     p.create("live", "web", body).await;
@@ -80,11 +80,16 @@ async fn the_attach_socket_wants_its_password_and_exec_is_refused_clearly() {
         .call(
             "POST",
             &format!("{path}/exec"),
-            Some(serde_json::json!({"command": "/bin/sh"})),
+            Some(serde_json::json!({"command": "sh", "terminalSize": {"rows": 24, "cols": 80}})),
         )
         .await;
-    assert_eq!(exec.status, 409, "{}", exec.text);
-    assert_eq!(exec.body["error"]["code"], "ContainerExecNotSupported");
+    assert_eq!(exec.status, 200, "{}", exec.text);
+    let exec_uri = exec.body["webSocketUri"].as_str().expect("webSocketUri");
+    assert!(
+        exec_uri.starts_with("ws://") && exec_uri != uri,
+        "{exec_uri}"
+    );
+    assert_ne!(exec.body["password"], session.body["password"]);
     let missing = p
         .call(
             "POST",

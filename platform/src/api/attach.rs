@@ -7,42 +7,15 @@
 use super::logs::{Follower, find_container};
 use super::openapi::{self, ErrorResponses};
 use super::render;
-use super::{ApiError, ApiResult, AppRef};
+use super::session::{Taken, authenticate};
+use super::{ApiResult, AppRef};
 use axum::Json;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
-/// An unused attach session expires after this long.
-const SESSION_TTL: Duration = Duration::from_secs(60);
-/// The client must send the password this soon after connecting.
-const PASSWORD_WAIT: Duration = Duration::from_secs(30);
-
-struct Session {
-    password: String,
-    follower: Follower,
-    created: Instant,
-}
-
-#[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, Session>>);
-
-impl Sessions {
-    fn insert(&self, id: String, session: Session) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, s| s.created.elapsed() < SESSION_TTL);
-        map.insert(id, session);
-    }
-    /// Takes a live session: each one can be used once.
-    fn take(&self, id: &str) -> Option<Session> {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(id).filter(|s| s.created.elapsed() < SESSION_TTL)
-    }
-}
+/// Open attach sessions: each carries the follower of its container's output.
+pub type Sessions = super::session::Sessions<Follower>;
 
 #[utoipa::path(
     post, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}/containers/{container}/attach", tag = "containers",
@@ -62,25 +35,8 @@ pub async fn attach(
         .last()
         .map(|l| l.id)
         .unwrap_or(0);
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let password = {
-        use rand::Rng;
-        hex::encode(rand::rng().random::<[u8; 16]>())
-    };
     let follower = Follower::new(app.clone(), &g, container, last, false);
-    app.attach.insert(
-        id.clone(),
-        Session {
-            password: password.clone(),
-            follower,
-            created: Instant::now(),
-        },
-    );
-    let base = app.config.public_api_url().replacen("http://", "ws://", 1);
-    Ok(Json(render::AttachInfo {
-        web_socket_uri: format!("{base}/attach/{id}"),
-        password,
-    }))
+    Ok(Json(app.attach.open(&app, "attach", follower)))
 }
 
 /// `GET /attach/{id}`: the socket itself.
@@ -89,33 +45,22 @@ pub async fn socket(
     Path(id): Path<String>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    match app.attach.take(&id) {
-        Some(session) => ws
+    match app.attach.take("attach", &id) {
+        Ok(session) => ws
             .on_upgrade(move |socket| stream(socket, session))
             .into_response(),
-        None => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            "This attach session does not exist or has expired; POST attach again.",
-        )
-        .into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
-async fn stream(mut socket: WebSocket, mut session: Session) {
-    let first = tokio::time::timeout(PASSWORD_WAIT, socket.recv()).await;
-    let authenticated = match first {
-        Ok(Some(Ok(Message::Text(t)))) => t.as_str() == session.password,
-        Ok(Some(Ok(Message::Binary(b)))) => b.as_ref() == session.password.as_bytes(),
-        _ => false,
-    };
-    if !authenticated {
-        let _ = socket.send(Message::Close(None)).await;
+async fn stream(mut socket: WebSocket, session: Taken<Follower>) {
+    if !authenticate(&mut socket, &session.password).await {
         return;
     }
+    let mut follower = session.payload;
     loop {
         tokio::select! {
-            chunk = session.follower.next() => match chunk {
+            chunk = follower.next() => match chunk {
                 Some(text) if text.is_empty() => {}
                 Some(text) => if socket.send(Message::Text(text.into())).await.is_err() { return },
                 None => break,

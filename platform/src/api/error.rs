@@ -83,6 +83,21 @@ impl From<crate::groups::Error> for ApiError {
                 "OperationNotFound",
                 format!("The operation '{id}' was not found."),
             ),
+            ContainerNotFound { group, container } => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "ContainerNotFound",
+                format!("The container '{container}' was not found in container group '{group}'."),
+            ),
+            e @ ExecRefused { .. } => {
+                let text = e.to_string();
+                let mut message = text[..1].to_uppercase() + &text[1..];
+                message.push('.');
+                ApiError::new(StatusCode::CONFLICT, "ContainerNotRunning", message)
+            }
+            Exec(e @ crate::runtime::exec::ExecError::OwnImageIsService(..)) => {
+                ApiError::bad_request("InvalidRequestContent", format!("{e} (field 'command')."))
+            }
+            Exec(e) => ApiError::internal(e),
             Store(e) => e.into(),
         }
     }

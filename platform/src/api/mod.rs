@@ -11,6 +11,7 @@ mod access;
 mod attach;
 mod body;
 mod error;
+mod exec;
 mod groups;
 mod logs;
 mod openapi;
@@ -19,6 +20,7 @@ mod paths;
 mod provider;
 mod render;
 mod request_id;
+mod session;
 
 pub use paths::{app, canonical_path, fuzz_one};
 
@@ -66,6 +68,8 @@ pub struct AppState {
     pub store: Store,
     /// Open attach sessions (one-time passwords for the output socket).
     pub attach: attach::Sessions,
+    /// Open exec sessions (one-time passwords for a command's socket).
+    pub exec: exec::Sessions,
     pub logs: Arc<LogHub>,
     pub config: Arc<Config>,
     /// SHA-256 of the admin token (DESIGN.md §10), compared in constant time.
@@ -98,7 +102,7 @@ fn routes() -> OpenApiRouter<AppRef> {
         ))
         .routes(routes!(logs::logs))
         .routes(routes!(attach::attach))
-        .routes(routes!(exec))
+        .routes(routes!(exec::exec))
         .routes(routes!(groups::list_in_subscription))
         .routes(routes!(groups::operation))
         .routes(routes!(groups::action))
@@ -116,7 +120,7 @@ fn routes() -> OpenApiRouter<AppRef> {
         .merge(tokens)
 }
 
-/// The API's router: [`routes`] behind the token check, the attach socket, the OpenAPI
+/// The API's router: [`routes`] behind the token check, the attach and exec sockets, the OpenAPI
 /// document and the portal, with a request id on every answer.
 pub fn router(state: AppRef) -> Router {
     let (api, doc) = openapi::refine(routes().split_for_parts());
@@ -129,8 +133,9 @@ pub fn router(state: AppRef) -> Router {
             state.clone(),
             access::require_token,
         ))
-        // The attach socket is authenticated by its one-time password instead.
+        // The attach and exec sockets are authenticated by their one-time passwords instead.
         .route("/attach/{id}", get(attach::socket))
+        .route("/exec/{id}", get(exec::socket))
         // The API's own description; it holds no data.
         .route(
             "/openapi.json",
@@ -160,20 +165,6 @@ async fn metrics(State(app): State<AppRef>, req: Request) -> ApiResult<Response>
     }
     let text = app.metrics.render().await?;
     Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
-}
-
-/// ACI's exec opens a shell in a container; a component has no shell or process to enter.
-#[utoipa::path(
-    post, path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups/{name}/containers/{container}/exec", tag = "containers",
-    params(openapi::ContainerPath, openapi::ApiVersion),
-    responses(openapi::ErrorResponses, (status = 409, description = "exec is not supported", body = render::ErrorResponse))
-)]
-async fn exec() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "ContainerExecNotSupported",
-        "A WebAssembly container has no shell or process to exec into. Use 'attach' to follow its output, or 'logs' to read it.",
-    )
 }
 
 async fn not_found() -> ApiError {

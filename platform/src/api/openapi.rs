@@ -102,6 +102,23 @@ mod input {
         pub auto_generated_domain_name_label_scope: Option<String>,
     }
 
+    /// The body of an exec (ACI's `ContainerExecRequest`).
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase", example = json!({"command": "sh", "terminalSize": {"rows": 24, "cols": 80}}))]
+    pub struct ExecInput {
+        /// The command line, split into words as a shell splits them: a toolbox command
+        /// (`sh`, `ls /data`, `cat /data/x`), or the container's own argv[0] and arguments.
+        pub command: String,
+        /// The client's terminal, when it is one: the command then runs on a terminal.
+        pub terminal_size: Option<TerminalSizeInput>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct TerminalSizeInput {
+        pub rows: u16,
+        pub cols: u16,
+    }
+
     /// The body of a PATCH: tags only.
     #[derive(ToSchema)]
     pub struct TagsInput {

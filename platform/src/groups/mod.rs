@@ -24,6 +24,7 @@ use crate::store::{
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+mod exec;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -51,6 +52,17 @@ pub enum Error {
     ResourceGroupNotFound(String),
     #[error("the operation '{0}' was not found")]
     OperationNotFound(String),
+    #[error("the container '{container}' was not found in container group '{group}'")]
+    ContainerNotFound { group: String, container: String },
+    /// Exec cannot run in the container now: `why` says what would let it.
+    #[error("cannot exec into container '{container}' of container group '{group}': {why}")]
+    ExecRefused {
+        group: String,
+        container: String,
+        why: String,
+    },
+    #[error(transparent)]
+    Exec(crate::runtime::exec::ExecError),
     #[error(transparent)]
     Store(#[from] store::Error),
 }

@@ -4,7 +4,8 @@
 //!
 //! Two layers. `core/` runs guests (engine, sandbox, one service request, one command) and
 //! knows no store: its guest output leaves through [`LogSink`]. `supervisor/` (with
-//! `volumes.rs` and this file) sits on top and keeps the store up to date.
+//! `volumes.rs` and this file) sits on top and keeps the store up to date; `exec.rs` runs a
+//! command inside a container its supervisor started.
 //!
 //! Only this module (and its children) imports wasmtime.
 //! **Invariant:** nothing in `core/` imports `crate::store`, `crate::logs`, `crate::api` or
@@ -14,6 +15,7 @@
 
 pub mod core;
 mod ports;
+pub mod exec;
 mod supervisor;
 mod volumes;
 
@@ -86,6 +88,8 @@ pub struct Runtime {
     /// Each group's bound service ports, which outlive a generation (an update takes them
     /// over).
     ports: ports::Ports,
+    /// The running containers exec can enter.
+    execs: exec::Targets,
 }
 
 impl Runtime {
@@ -107,6 +111,7 @@ impl Runtime {
             loaded_images: Mutex::new(HashMap::new()),
             stats: Mutex::new(HashMap::new()),
             ports: ports::Ports::default(),
+            execs: exec::Targets::default(),
         })
     }
 

@@ -10,10 +10,12 @@ use super::*;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
+mod exec;
 mod parts;
 #[cfg(test)]
 mod tests;
 
+pub use exec::{ExecRequest, TerminalSize, exec_request};
 use parts::*;
 
 /// ACI's limits per group (ACI-REFERENCE.md, "Rules and limits").

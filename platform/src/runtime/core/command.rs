@@ -1,5 +1,6 @@
 //! Runs a command container (`wasi:cli/run`) once, like a process, and says how it ended.
 
+use super::console::Console;
 use super::engine::Engines;
 use super::host::{Host, Sandbox};
 use tokio_util::sync::CancellationToken;
@@ -71,7 +72,19 @@ pub async fn run_once(
     cancel: &CancellationToken,
     max_runtime: Option<std::time::Duration>,
 ) -> Exit {
-    let mut store = match sandbox.store(&engines.engine) {
+    run_on(engines, pre, sandbox, None, cancel, max_runtime).await
+}
+
+/// [`run_once`] with the guest's standard streams on `console` (an exec run), when given.
+pub async fn run_on(
+    engines: &Engines,
+    pre: &CommandPre<Host>,
+    sandbox: &Sandbox,
+    console: Option<Console>,
+    cancel: &CancellationToken,
+    max_runtime: Option<std::time::Duration>,
+) -> Exit {
+    let mut store = match sandbox.store_with(&engines.engine, console) {
         Ok(s) => s,
         Err(e) => return Exit::Trap(e.to_string()),
     };

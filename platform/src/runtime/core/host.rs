@@ -3,6 +3,7 @@
 //! its memory cap, its volumes at their mount paths, its network (`net`: sockets and outgoing
 //! HTTP under the egress policy) — and nothing else (no host env, no other file).
 
+use super::console::Console;
 use super::net::Network;
 use super::outgoing::GuestHttpHooks;
 use super::stats::ContainerStats;
@@ -117,6 +118,9 @@ pub struct Mount {
 }
 
 /// What every instance of one container is started with; built once per container start.
+/// A clone is the same container's sandbox (same stats, share of the cores and network),
+/// which is how an exec run shares the container's limits.
+#[derive(Clone)]
 pub struct Sandbox {
     pub group_id: i64,
     pub container: Arc<str>,
@@ -212,6 +216,17 @@ impl Sandbox {
         self
     }
 
+    /// The same sandbox running `argv` (an exec's command) instead of the container's own.
+    pub fn with_argv(mut self, argv: Vec<String>) -> Sandbox {
+        self.argv = argv;
+        self
+    }
+
+    /// The container's argv: its `command`, or its name when it has none.
+    pub fn argv(&self) -> &[String] {
+        &self.argv
+    }
+
     /// The same sandbox, counting into `stats` (kept by whoever reports them).
     pub fn with_stats(mut self, stats: Arc<ContainerStats>) -> Sandbox {
         self.stats = stats;
@@ -223,6 +238,16 @@ impl Sandbox {
     /// immediate trap).
     /// Fails only if a volume's directory cannot be opened.
     pub fn store(&self, engine: &Engine) -> anyhow::Result<Store<Host>> {
+        self.store_with(engine, None)
+    }
+
+    /// [`Sandbox::store`], with the guest's stdin, stdout and stderr on `console` (an exec
+    /// run) instead of no input and output into the logs.
+    pub fn store_with(
+        &self,
+        engine: &Engine,
+        console: Option<Console>,
+    ) -> anyhow::Result<Store<Host>> {
         let out = |stream| {
             let to = self.logs.open(self.group_id, &self.container, stream);
             LogOutput::new(to, self.logs.clone())
@@ -238,12 +263,23 @@ impl Sandbox {
                 .preopened_dir(&m.host_path, &m.guest_path, perms)
                 .map_err(|e| anyhow::anyhow!("volume at {} cannot be opened: {e}", m.guest_path))?;
         }
+        match console {
+            Some(c) => {
+                builder
+                    .stdin(c.stdin)
+                    .stderr(c.stdout.shared())
+                    .stdout(c.stdout);
+            }
+            None => {
+                builder
+                    .stdout(out(Stream::Stdout))
+                    .stderr(out(Stream::Stderr));
+            }
+        }
         let net = self.net.clone();
         let wasi = builder
             .args(&self.argv)
             .envs(&self.env)
-            .stdout(out(Stream::Stdout))
-            .stderr(out(Stream::Stderr))
             .allow_tcp(true)
             .allow_udp(true)
             .allow_ip_name_lookup(true)

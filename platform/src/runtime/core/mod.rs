@@ -1,5 +1,5 @@
 //! The runtime core: the engine, a container's sandbox, serving one service request and
-//! running one command. It is what runs a guest and nothing more, so the same core serves
+//! running one command (with its output in the logs, or on an exec's console). It is what runs a guest and nothing more, so the same core serves
 //! `waci serve` (under the supervisor, which records states in the store) and a Kubernetes
 //! containerd shim (which writes a CRI log file instead).
 //!
@@ -9,6 +9,7 @@
 //! (`runtime::supervisor`) sits on top and is the only part of `runtime` that knows the store.
 
 pub mod command;
+pub mod console;
 pub mod cpu;
 pub mod engine;
 pub mod host;

@@ -15,6 +15,7 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Shared state of one supervisor: writes go to the store for this generation only.
 pub(super) struct GroupCtx {
@@ -36,6 +37,8 @@ pub(super) struct GroupCtx {
     pub(super) local_services: LocalServices,
     /// The supervisor of the generation before this one, serving until this one takes over.
     previous: Mutex<Option<Supervised>>,
+    /// The exec runs in this generation's containers, waited for before it ends.
+    pub(super) exec_runs: TaskTracker,
 }
 
 /// A container's event: (container, name, message, warning).
@@ -108,6 +111,7 @@ impl GroupCtx {
                 .collect(),
             local_services: LocalServices::default(),
             previous: Mutex::new(previous),
+            exec_runs: TaskTracker::new(),
         }
     }
 

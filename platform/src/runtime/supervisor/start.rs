@@ -8,7 +8,7 @@ use super::group::GroupCtx;
 use crate::model::{Container, ContainerState, Protocol, ProvisioningState, now_rfc3339};
 use crate::runtime::core::command::Exit;
 use crate::runtime::core::engine::{Loaded, Workload};
-use crate::runtime::core::host::Mount;
+use crate::runtime::core::host::{Mount, Sandbox};
 use crate::runtime::core::service::Service;
 use crate::runtime::core::warm::Warm;
 use crate::runtime::ports::Claim;
@@ -52,6 +52,7 @@ pub(super) async fn containers(
     let mut commands = Vec::new();
     for (c, l) in group.spec.containers.iter().zip(loaded) {
         let sandbox = super::sandbox(ctx, c, mounts);
+        offer_exec(ctx, c, &sandbox, &l.workload);
         match &l.workload {
             Workload::Service(pre) => {
                 let reuse = c.instance_reuse.then(|| {
@@ -104,6 +105,22 @@ pub(super) async fn containers(
     }
     ctx.flush_deferred().await;
     Started { tasks, services }
+}
+
+/// From now until the generation ends, exec may run commands in `c`'s sandbox.
+fn offer_exec(ctx: &Arc<GroupCtx>, c: &Container, sandbox: &Sandbox, workload: &Workload) {
+    let own = match workload {
+        Workload::Command(pre) => Some(pre.clone()),
+        Workload::Service(_) => None,
+    };
+    let target = crate::runtime::exec::Target {
+        generation: ctx.generation,
+        sandbox: sandbox.clone(),
+        own,
+        cancel: ctx.cancel.clone(),
+        runs: ctx.exec_runs.clone(),
+    };
+    ctx.rt.execs.insert(ctx.id, &c.name, target);
 }
 
 /// A failed request of a service (trap, out of memory) is a Warning event of its container;

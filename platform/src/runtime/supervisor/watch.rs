@@ -1,6 +1,7 @@
 //! The last phase of a supervisor: it waits for its containers until the group stops, then
-//! for every request still running in its services (bounded by the stop's grace), and takes
-//! its service off the front door, unless a later generation already put its own there.
+//! for every request still running in its services (bounded by the stop's grace) and every
+//! exec run (cancelled by the same stop), and takes its service off the front door, unless a
+//! later generation already put its own there.
 
 use super::group::GroupCtx;
 use super::start::Started;
@@ -16,6 +17,10 @@ pub(super) async fn until_stopped(ctx: &Arc<GroupCtx>, started: Started) {
         service.runs.close();
         service.runs.wait().await;
     }
+    // No exec starts in this generation any more; those running end with its stop.
+    ctx.rt.execs.remove(ctx.id, ctx.generation);
+    ctx.exec_runs.close();
+    ctx.exec_runs.wait().await;
     let mut front = ctx.rt.front.lock().unwrap_or_else(|e| e.into_inner());
     if front
         .get(&ctx.id)
