@@ -26,15 +26,22 @@ pub(crate) const INTERRUPTED: i32 = 130;
   Attach to container 'worker' of a multi-container group.
     waci container attach -g demo -n app --container-name worker")]
 pub struct AttachArgs {
+    #[command(flatten)]
+    container: ContainerRef,
+}
+
+/// The container a command acts on, named with az's flags.
+#[derive(Args)]
+pub(crate) struct ContainerRef {
     /// Name of the resource group
     #[arg(short = 'g', long)]
-    resource_group: String,
+    pub(crate) resource_group: String,
     /// Name of the container group
     #[arg(short, long)]
-    name: String,
-    /// The container to attach to [default: the group's first]
+    pub(crate) name: String,
+    /// The container [default: the group's first]
     #[arg(long)]
-    container_name: Option<String>,
+    pub(crate) container_name: Option<String>,
 }
 
 fn container_of<'a>(group: &'a Value, name: &str) -> Option<&'a Value> {
@@ -45,14 +52,9 @@ fn container_of<'a>(group: &'a Value, name: &str) -> Option<&'a Value> {
 }
 
 /// The container a command names, else the group's first, checked to exist in the group.
-pub(crate) async fn resolve_container(
-    client: &Client,
-    resource_group: &str,
-    name: &str,
-    container_name: Option<String>,
-) -> anyhow::Result<String> {
-    let group = client.group(resource_group, name).await?;
-    let container = match container_name {
+pub(crate) async fn resolve_container(client: &Client, c: &ContainerRef) -> anyhow::Result<String> {
+    let group = client.group(&c.resource_group, &c.name).await?;
+    let container = match c.container_name.clone() {
         Some(c) => c,
         None => group["properties"]["containers"][0]["name"]
             .as_str()
@@ -64,19 +66,18 @@ pub(crate) async fn resolve_container(
     Ok(container)
 }
 
-/// A socket of ACI's shape (attach, exec): the POST of `action` on the container with
-/// `body`, then the socket it names, opened with its one-time password.
+/// A socket of ACI's shape (attach, exec): the POST of `action` on `container` of the group
+/// `at` names, with `body`, then the socket it answers, opened with its one-time password.
 pub(crate) async fn open_socket(
     client: &Client,
-    resource_group: &str,
-    name: &str,
+    at: &ContainerRef,
     container: &str,
     action: &str,
     body: Option<&Value>,
 ) -> anyhow::Result<Socket> {
     let url = client.group_url(
-        resource_group,
-        name,
+        &at.resource_group,
+        &at.name,
         &["containers", container, action],
         &[],
     );
@@ -104,8 +105,9 @@ pub(crate) async fn open_socket(
 pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-pub async fn run(client: &Client, a: AttachArgs) -> anyhow::Result<()> {
-    let container = resolve_container(client, &a.resource_group, &a.name, a.container_name).await?;
+pub async fn run(client: &Client, args: AttachArgs) -> anyhow::Result<()> {
+    let a = &args.container;
+    let container = resolve_container(client, a).await?;
 
     // Like az: the events as they come, until the container runs (or has already ended).
     let mut seen = HashSet::new();
@@ -136,15 +138,7 @@ pub async fn run(client: &Client, a: AttachArgs) -> anyhow::Result<()> {
         tokio::time::sleep(POLL).await;
     }
 
-    let mut socket = open_socket(
-        client,
-        &a.resource_group,
-        &a.name,
-        &container,
-        "attach",
-        None,
-    )
-    .await?;
+    let mut socket = open_socket(client, a, &container, "attach", None).await?;
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     let mut stdout = std::io::stdout();

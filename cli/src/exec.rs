@@ -7,7 +7,7 @@
 //! there, not this client. Otherwise stdin is copied to the command and its end ends the
 //! command's input.
 
-use crate::attach::{Socket, open_socket, resolve_container};
+use crate::attach::{ContainerRef, Socket, open_socket, resolve_container};
 use anyhow::{Context, bail};
 use clap::Args;
 use crossterm::terminal;
@@ -30,15 +30,8 @@ Commands come from the built-in toolbox (sh, ls, cat, env, echo, pwd, cd, head, 
 mkdir, rm, test, help), or, when the first word is the container's own argv[0], from the
 container's own image if it is a command (wasi:cli/run).")]
 pub struct ExecArgs {
-    /// Name of the resource group
-    #[arg(short = 'g', long)]
-    resource_group: String,
-    /// Name of the container group
-    #[arg(short, long)]
-    name: String,
-    /// The container to run the command in [default: the group's first]
-    #[arg(long)]
-    container_name: Option<String>,
+    #[command(flatten)]
+    container: ContainerRef,
     /// The command line to run, split into words as a shell splits them
     #[arg(long)]
     exec_command: String,
@@ -61,7 +54,7 @@ impl Drop for RawMode {
 }
 
 pub async fn run(client: &crate::client::Client, a: ExecArgs) -> anyhow::Result<()> {
-    let container = resolve_container(client, &a.resource_group, &a.name, a.container_name).await?;
+    let container = resolve_container(client, &a.container).await?;
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let mut body = json!({"command": a.exec_command});
     if tty {
@@ -72,15 +65,7 @@ pub async fn run(client: &crate::client::Client, a: ExecArgs) -> anyhow::Result<
             .unwrap_or((80, 24));
         body["terminalSize"] = json!({"rows": rows, "cols": cols});
     }
-    let socket = open_socket(
-        client,
-        &a.resource_group,
-        &a.name,
-        &container,
-        "exec",
-        Some(&body),
-    )
-    .await?;
+    let socket = open_socket(client, &a.container, &container, "exec", Some(&body)).await?;
     let code = {
         let _raw = if tty { Some(RawMode::enter()?) } else { None };
         pump(socket, tty).await?

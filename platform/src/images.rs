@@ -22,7 +22,7 @@ const BUILT_IN: &[(&str, &[u8])] = &[
     ),
 ];
 
-/// What each quickstart image does, in a line, and the port a service of it is usually
+/// What each quickstart image does (every built-in but the toolbox), in a line, and the port a service of it is usually
 /// opened on (`None`: a command, which needs no port). The portal offers these.
 const BUILT_IN_SUMMARIES: &[(&str, &str, Option<u16>)] = &[
     (
@@ -35,12 +35,10 @@ const BUILT_IN_SUMMARIES: &[(&str, &str, Option<u16>)] = &[
         "A command: prints its arguments and environment, then exits.",
         None,
     ),
-    (
-        "toolbox",
-        "A command: a small shell with file and env tools (sh -c LINE, ls, cat, env, ...); exec runs it inside a container.",
-        None,
-    ),
 ];
+
+/// The built-in image exec runs commands from (a small shell and file tools).
+pub const TOOLBOX: &str = "waci/toolbox";
 
 /// Where build.rs left every guest component (tests run the misbehaving ones from here).
 pub const GUESTS_DIR: &str = env!("WACI_GUESTS_DIR");
@@ -128,21 +126,15 @@ pub struct BuiltIn {
     pub port: Option<u16>,
 }
 
-/// The quickstart images with what each does, in the order they are offered.
+/// The quickstart images with what each does, in the order they are offered. The toolbox
+/// is built in for exec and can run as a command, but is no quickstart.
 pub fn built_in_images() -> Vec<BuiltIn> {
-    BUILT_IN
+    BUILT_IN_SUMMARIES
         .iter()
-        .map(|(name, _)| {
-            let (summary, port) = BUILT_IN_SUMMARIES
-                .iter()
-                .find(|(n, _, _)| n == name)
-                .map(|(_, s, p)| (*s, *p))
-                .unwrap_or(("", None));
-            BuiltIn {
-                reference: format!("waci/{name}"),
-                summary,
-                port,
-            }
+        .map(|(name, summary, port)| BuiltIn {
+            reference: format!("waci/{name}"),
+            summary,
+            port: *port,
         })
         .collect()
 }
@@ -220,14 +212,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_built_in_says_what_it_does() {
+    fn every_built_in_but_the_toolbox_is_a_quickstart_and_says_what_it_does() {
         let images = built_in_images();
+        let mut quickstarts = built_ins();
+        quickstarts.retain(|b| b != TOOLBOX);
         assert_eq!(
             images
                 .iter()
                 .map(|b| b.reference.clone())
                 .collect::<Vec<_>>(),
-            built_ins()
+            quickstarts
         );
         for b in &images {
             assert!(!b.summary.is_empty(), "{} has no summary", b.reference);

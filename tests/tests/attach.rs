@@ -62,6 +62,8 @@ async fn attach_and_exec_answer_a_socket_with_a_one_time_password() {
     let p = TestPlatform::start().await;
     let body = hello_http();
     p.create("live", "web", body).await;
+    // Exec needs the container running; attach does not.
+    p.wait_for_state("live", "web", "Running").await;
     let path = format!(
         "{}/containers/main",
         TestPlatform::group_path("live", "web")

@@ -134,11 +134,7 @@ fn ls(args: &[String], cwd: &str, out: &mut dyn Write) -> i32 {
         }
         if let Some(names) = paths::above_mounts(&abs, &mounts) {
             for n in names {
-                let _ = if long {
-                    writeln!(out, "d {:>10} {n}", "-")
-                } else {
-                    writeln!(out, "{n}")
-                };
+                row(out, long, true, None, &n);
             }
             continue;
         }
@@ -151,11 +147,7 @@ fn ls(args: &[String], cwd: &str, out: &mut dyn Write) -> i32 {
             }
         };
         if !meta.is_dir() {
-            let _ = if long {
-                writeln!(out, "- {:>10} {target}", meta.len())
-            } else {
-                writeln!(out, "{target}")
-            };
+            row(out, long, false, Some(meta.len()), target);
             continue;
         }
         let entries = match std::fs::read_dir(&abs) {
@@ -180,15 +172,21 @@ fn ls(args: &[String], cwd: &str, out: &mut dyn Write) -> i32 {
             .collect();
         rows.sort();
         for (name, dir, len) in rows {
-            let _ = if long {
-                let kind = if dir { 'd' } else { '-' };
-                writeln!(out, "{kind} {len:>10} {name}")
-            } else {
-                writeln!(out, "{name}")
-            };
+            row(out, long, dir, Some(len), &name);
         }
     }
     code
+}
+
+/// One line of `ls`: the name, or with `-l` its kind (`d` or `-`) and size first.
+fn row(out: &mut dyn Write, long: bool, dir: bool, len: Option<u64>, name: &str) {
+    let _ = if long {
+        let kind = if dir { 'd' } else { '-' };
+        let len = len.map_or("-".to_string(), |l| l.to_string());
+        writeln!(out, "{kind} {len:>10} {name}")
+    } else {
+        writeln!(out, "{name}")
+    };
 }
 
 /// Opens each operand (stdin for none or `-`) and hands its bytes to `f`.

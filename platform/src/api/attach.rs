@@ -7,12 +7,11 @@
 use super::logs::{Follower, find_container};
 use super::openapi::{self, ErrorResponses};
 use super::render;
-use super::session::{Taken, authenticate};
 use super::{ApiResult, AppRef};
 use axum::Json;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 /// Open attach sessions: each carries the follower of its container's output.
 pub type Sessions = super::session::Sessions<Follower>;
@@ -45,19 +44,10 @@ pub async fn socket(
     Path(id): Path<String>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    match app.attach.take("attach", &id) {
-        Ok(session) => ws
-            .on_upgrade(move |socket| stream(socket, session))
-            .into_response(),
-        Err(e) => e.into_response(),
-    }
+    super::session::upgrade(&app.attach, "attach", &id, ws, stream)
 }
 
-async fn stream(mut socket: WebSocket, session: Taken<Follower>) {
-    if !authenticate(&mut socket, &session.password).await {
-        return;
-    }
-    let mut follower = session.payload;
+async fn stream(mut socket: WebSocket, mut follower: Follower) {
     loop {
         tokio::select! {
             chunk = follower.next() => match chunk {

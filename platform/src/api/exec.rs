@@ -14,14 +14,13 @@
 use super::body::{ArmBody, json_body};
 use super::openapi::{self, ErrorResponses};
 use super::render;
-use super::session::{Taken, authenticate};
 use super::{ApiResult, AppRef};
 use crate::model::{Scope, parse};
 use crate::runtime::exec::{Ended, Exec};
 use axum::Json;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::time::Duration;
 
 /// After the command ends, how long its last output may take to come through: it is
@@ -76,19 +75,11 @@ pub async fn socket(
     Path(id): Path<String>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    match app.exec.take("exec", &id) {
-        Ok(session) => ws
-            .on_upgrade(move |socket| serve(socket, session))
-            .into_response(),
-        Err(e) => e.into_response(),
-    }
+    super::session::upgrade(&app.exec, "exec", &id, ws, serve)
 }
 
-async fn serve(mut socket: WebSocket, session: Taken<Pending>) {
-    if !authenticate(&mut socket, &session.password).await {
-        return;
-    }
-    let Pending { exec, tty } = session.payload;
+async fn serve(mut socket: WebSocket, pending: Pending) {
+    let Pending { exec, tty } = pending;
     let mut run = exec.start(tty);
     let mut text = Utf8Chunks::default();
     let mut output_open = true;

@@ -5,9 +5,11 @@
 
 use super::render;
 use super::{ApiError, AppState};
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -37,9 +39,9 @@ impl<T> Default for Sessions<T> {
 }
 
 /// A session taken for its socket: the password the client must send, and the payload.
-pub struct Taken<T> {
-    pub password: String,
-    pub payload: T,
+struct Taken<T> {
+    password: String,
+    payload: T,
 }
 
 impl<T> Sessions<T> {
@@ -70,7 +72,7 @@ impl<T> Sessions<T> {
 
     /// Takes a live session: each one can be used once. A missing or expired one is the
     /// socket's 404.
-    pub fn take(&self, kind: &str, id: &str) -> Result<Taken<T>, ApiError> {
+    fn take(&self, kind: &str, id: &str) -> Result<Taken<T>, ApiError> {
         let mut map = self.open.lock().unwrap_or_else(|e| e.into_inner());
         map.remove(id)
             .filter(|s| s.created.elapsed() < SESSION_TTL)
@@ -90,9 +92,35 @@ impl<T> Sessions<T> {
     }
 }
 
+/// The socket of session `id` of `sessions`: upgraded, and once the client has sent the
+/// password, handed to `serve` with the session's payload; a missing session is a 404.
+pub fn upgrade<T, F, Fut>(
+    sessions: &Sessions<T>,
+    kind: &str,
+    id: &str,
+    ws: WebSocketUpgrade,
+    serve: F,
+) -> Response
+where
+    T: Send + 'static,
+    F: FnOnce(WebSocket, T) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    match sessions.take(kind, id) {
+        Ok(session) => ws
+            .on_upgrade(move |mut socket| async move {
+                if authenticate(&mut socket, &session.password).await {
+                    serve(socket, session.payload).await;
+                }
+            })
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// Waits for the client's first message and checks it is the password; if not, the socket
 /// is closed and `false` returned.
-pub async fn authenticate(socket: &mut WebSocket, password: &str) -> bool {
+async fn authenticate(socket: &mut WebSocket, password: &str) -> bool {
     let first = tokio::time::timeout(PASSWORD_WAIT, socket.recv()).await;
     let ok = match first {
         Ok(Some(Ok(Message::Text(t)))) => t.as_str() == password,

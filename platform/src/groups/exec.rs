@@ -34,14 +34,14 @@ impl Groups {
             });
         };
         if g.state != GroupState::Running {
+            let hint = match g.state {
+                GroupState::Stopped => " (start it first)",
+                GroupState::Pending => " (it is still starting; try again once it runs)",
+                _ => " (its containers have ended; restart it first)",
+            };
             return Err(refused(format!(
-                "the container group is {}; exec needs it running{}",
-                g.state.as_str(),
-                if g.state == GroupState::Stopped {
-                    " (start it first)"
-                } else {
-                    ""
-                }
+                "the container group is {}; exec needs it running{hint}",
+                g.state.as_str()
             )));
         }
         let id = g.id;

@@ -24,9 +24,6 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 use wasmtime_wasi::p2::bindings::CommandPre;
 
-/// The image exec runs a command from unless it names the container's own.
-pub const TOOLBOX: &str = "waci/toolbox";
-
 /// A running container as exec finds it: registered by its supervisor when it starts.
 #[derive(Clone)]
 pub(super) struct Target {
@@ -147,8 +144,8 @@ impl Runtime {
 
     /// The toolbox, loaded once (compiled code cached like any image's).
     async fn toolbox(&self) -> Result<CommandPre<Host>, ExecError> {
-        let image =
-            crate::images::resolve(TOOLBOX).map_err(|e| ExecError::Toolbox(e.to_string()))?;
+        let image = crate::images::resolve(crate::images::TOOLBOX)
+            .map_err(|e| ExecError::Toolbox(e.to_string()))?;
         let (loaded, _) = self
             .engines
             .load(&image.digest, image.bytes)
