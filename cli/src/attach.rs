@@ -101,6 +101,19 @@ pub(crate) async fn open_socket(
     Ok(socket)
 }
 
+/// Prints what a text or binary message of the socket carries, at once; other messages
+/// (pings) carry nothing to print.
+pub(crate) fn print(m: &Message) -> std::io::Result<()> {
+    let bytes: &[u8] = match m {
+        Message::Text(t) => t.as_bytes(),
+        Message::Binary(b) => b,
+        _ => return Ok(()),
+    };
+    let mut stdout = std::io::stdout();
+    stdout.write_all(bytes)?;
+    stdout.flush()
+}
+
 /// An open attach or exec socket.
 pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -141,20 +154,11 @@ pub async fn run(client: &Client, args: AttachArgs) -> anyhow::Result<()> {
     let mut socket = open_socket(client, a, &container, "attach", None).await?;
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
-    let mut stdout = std::io::stdout();
     loop {
         tokio::select! {
             msg = socket.next() => match msg {
-                Some(Ok(Message::Text(t))) => {
-                    stdout.write_all(t.as_bytes())?;
-                    stdout.flush()?;
-                }
-                Some(Ok(Message::Binary(b))) => {
-                    stdout.write_all(&b)?;
-                    stdout.flush()?;
-                }
                 Some(Ok(Message::Close(_))) | None => return Ok(()),
-                Some(Ok(_)) => {}
+                Some(Ok(m)) => print(&m)?,
                 Some(Err(e)) => anyhow::bail!("the attach socket broke off: {e}"),
             },
             _ = &mut interrupted => std::process::exit(INTERRUPTED),

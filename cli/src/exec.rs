@@ -7,16 +7,15 @@
 //! there, not this client. Otherwise stdin is copied to the command and its end ends the
 //! command's input.
 
-use crate::attach::{ContainerRef, Socket, open_socket, resolve_container};
+use crate::attach::{ContainerRef, Socket, open_socket, print, resolve_container};
 use anyhow::{Context, bail};
 use clap::Args;
 use crossterm::terminal;
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use tokio::io::AsyncReadExt;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 #[derive(Args)]
 #[command(after_help = "Examples:
@@ -66,21 +65,21 @@ pub async fn run(client: &crate::client::Client, a: ExecArgs) -> anyhow::Result<
         body["terminalSize"] = json!({"rows": rows, "cols": cols});
     }
     let socket = open_socket(client, &a.container, &container, "exec", Some(&body)).await?;
-    let code = {
+    let reason = {
         let _raw = if tty { Some(RawMode::enter()?) } else { None };
         pump(socket, tty).await?
     };
-    std::process::exit(code)
+    // Out of raw mode, so the line ends where it should.
+    std::process::exit(exit_code(&reason)?)
 }
 
-/// Copies stdin to the socket and the socket to stdout until the command ends; its exit
-/// code.
-async fn pump(socket: Socket, tty: bool) -> anyhow::Result<i32> {
+/// Copies stdin to the socket and the socket to stdout until the command ends; the reason
+/// the socket closed with.
+async fn pump(socket: Socket, tty: bool) -> anyhow::Result<String> {
     let (mut to_platform, mut from_platform) = socket.split();
     let mut stdin = tokio::io::stdin();
     let mut buf = vec![0u8; 4096];
     let mut stdin_open = true;
-    let mut stdout = std::io::stdout();
     loop {
         tokio::select! {
             read = stdin.read(&mut buf), if stdin_open => match read {
@@ -95,17 +94,11 @@ async fn pump(socket: Socket, tty: bool) -> anyhow::Result<i32> {
                 Ok(n) => to_platform.send(Message::binary(buf[..n].to_vec())).await?,
             },
             msg = from_platform.next() => match msg {
-                Some(Ok(Message::Text(t))) => {
-                    stdout.write_all(t.as_bytes())?;
-                    stdout.flush()?;
+                Some(Ok(Message::Close(frame))) => {
+                    return Ok(frame.map(|f| f.reason.to_string()).unwrap_or_default());
                 }
-                Some(Ok(Message::Binary(b))) => {
-                    stdout.write_all(&b)?;
-                    stdout.flush()?;
-                }
-                Some(Ok(Message::Close(frame))) => return exit_code(frame.as_ref()),
                 None => bail!("the exec socket closed before the command ended"),
-                Some(Ok(_)) => {}
+                Some(Ok(m)) => print(&m)?,
                 Some(Err(e)) => bail!("the exec socket broke off: {e}"),
             },
         }
@@ -114,8 +107,7 @@ async fn pump(socket: Socket, tty: bool) -> anyhow::Result<i32> {
 
 /// The command's exit code from the socket's close reason (`exit code N`, maybe followed
 /// by why); a reason that is not one is printed, as the platform's word on what happened.
-fn exit_code(frame: Option<&CloseFrame>) -> anyhow::Result<i32> {
-    let reason = frame.map(|f| f.reason.as_str()).unwrap_or_default();
+fn exit_code(reason: &str) -> anyhow::Result<i32> {
     let code = reason
         .strip_prefix("exit code ")
         .and_then(|rest| rest.split_whitespace().next())
@@ -137,14 +129,9 @@ fn exit_code(frame: Option<&CloseFrame>) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
     fn check(reason: &str, expected: Option<i32>) {
-        let frame = CloseFrame {
-            code: CloseCode::Normal,
-            reason: reason.into(),
-        };
-        assert_eq!(exit_code(Some(&frame)).ok(), expected, "{reason}");
+        assert_eq!(exit_code(reason).ok(), expected, "{reason}");
     }
 
     #[test]
@@ -154,6 +141,5 @@ mod tests {
         check("exit code 137 (OOMKilled)", Some(137));
         check("exit code x", None);
         check("", None);
-        assert!(exit_code(None).is_err());
     }
 }

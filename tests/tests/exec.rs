@@ -140,21 +140,43 @@ async fn env_shows_the_containers_own_variables_and_nothing_of_its_sibling_or_th
     );
 }
 
-/// Reads `out` until what was read contains `needle`; everything read so far.
-async fn read_until(out: &mut (impl AsyncReadExt + Unpin), seen: &mut String, needle: &str) {
-    let wait = async {
-        let mut buf = [0u8; 4096];
-        while !seen.contains(needle) {
-            let n = out.read(&mut buf).await.expect("reading the terminal");
-            assert!(
-                n > 0,
-                "the terminal closed before {needle:?} showed:\n{seen}"
-            );
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+/// What a reader of a terminal (or a pipe) has seen, and how far it has looked.
+struct Screen<R> {
+    out: R,
+    seen: String,
+    /// Where the last thing waited for ended: the next wait looks after it.
+    cursor: usize,
+}
+
+impl<R: AsyncReadExt + Unpin> Screen<R> {
+    fn new(out: R) -> Self {
+        Screen {
+            out,
+            seen: String::new(),
+            cursor: 0,
         }
-    };
-    if tokio::time::timeout(EXEC_TIMEOUT, wait).await.is_err() {
-        panic!("{needle:?} did not show on the terminal within {EXEC_TIMEOUT:?}:\n{seen}");
+    }
+
+    /// Reads until `needle` shows after the last thing waited for.
+    async fn wait_for(&mut self, needle: &str) {
+        let wait = async {
+            let mut buf = [0u8; 4096];
+            loop {
+                if let Some(at) = self.seen[self.cursor..].find(needle) {
+                    self.cursor += at + needle.len();
+                    return;
+                }
+                let n = self.out.read(&mut buf).await.expect("reading the terminal");
+                assert!(n > 0, "closed before {needle:?} showed:\n{}", self.seen);
+                self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        };
+        if tokio::time::timeout(EXEC_TIMEOUT, wait).await.is_err() {
+            panic!(
+                "{needle:?} did not show within {EXEC_TIMEOUT:?}:\n{}",
+                self.seen
+            );
+        }
     }
 }
 
@@ -188,36 +210,36 @@ async fn an_interactive_shell_on_a_terminal_lists_a_directory_and_exits() {
         .kill_on_drop(true);
     let mut child = cmd.spawn().expect("script starts");
     let mut stdin = child.stdin.take().expect("stdin");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut seen = String::new();
+    let mut screen = Screen::new(child.stdout.take().expect("stdout"));
 
-    read_until(&mut stdout, &mut seen, "/data $ ").await;
+    screen.wait_for("/data $ ").await;
     // Typed as a user types: a typo taken back with backspace, then Enter.
     stdin.write_all(b"ls -l /dx\x7fata\r").await.unwrap();
-    read_until(&mut stdout, &mut seen, "x.txt").await;
+    screen.wait_for("x.txt").await;
+    let seen = &screen.seen;
     assert!(
         seen.contains("ls -l /dx\x08 \x08ata\r\n"),
         "the line is echoed as it is edited:\n{seen:?}"
     );
-    assert!(
-        seen.contains("16 x.txt\r\n"),
-        "a terminal's line ends:\n{seen}"
-    );
-    read_until(&mut stdout, &mut seen, "/data $ ").await;
+    screen.wait_for("/data $ ").await;
     stdin.write_all(b"cd / ; pwd ; exit 3\r").await.unwrap();
     let status = tokio::time::timeout(EXEC_TIMEOUT, child.wait())
         .await
         .expect("the session ends after exit")
         .expect("script exits");
     let mut rest = String::new();
-    let _ = stdout.read_to_string(&mut rest).await;
-    seen.push_str(&rest);
+    let _ = screen.out.read_to_string(&mut rest).await;
+    let seen = screen.seen + &rest;
     assert_eq!(
         status.code(),
         Some(3),
         "the CLI exits with the shell's code:\n{seen}"
     );
     assert!(seen.contains("\r\n/\r\n"), "{seen}");
+    assert!(
+        seen.contains("16 x.txt\r\n"),
+        "a terminal's line ends:\n{seen}"
+    );
 }
 
 #[tokio::test]
@@ -367,9 +389,9 @@ async fn exec_into_a_stopped_group_answers_409_and_bad_requests_400() {
     let mut shell = open.spawn().expect("the CLI starts");
     let mut shell_in = shell.stdin.take().expect("stdin");
     shell_in.write_all(b"echo ready\n").await.unwrap();
-    let mut shell_out = shell.stdout.take().expect("stdout");
-    let mut seen = String::new();
-    read_until(&mut shell_out, &mut seen, "ready").await;
+    Screen::new(shell.stdout.take().expect("stdout"))
+        .wait_for("ready")
+        .await;
 
     p.waci("container stop -g exec -n stopped").await.ok();
     let status = tokio::time::timeout(EXEC_TIMEOUT, shell.wait())
