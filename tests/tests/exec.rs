@@ -295,6 +295,25 @@ async fn the_exec_socket_speaks_acis_protocol_and_runs_the_containers_own_comman
     let (output, reason) = read_to_close(&mut socket).await;
     assert_eq!((output.trim(), reason.as_str()), ("3", "exit code 0"));
 
+    // On a terminal, a line goes when Enter is typed, and Ctrl-C interrupts the command.
+    let terminal = json!({"command": "cat", "terminalSize": {"rows": 24, "cols": 80}});
+    let session = p.call("POST", &path, Some(terminal)).await;
+    let uri = session.body["webSocketUri"].as_str().expect("webSocketUri");
+    let (mut socket, _) = tokio_tungstenite::connect_async(uri).await.unwrap();
+    let password = session.body["password"].as_str().unwrap();
+    socket.send(Message::text(password)).await.unwrap();
+    socket.send(Message::text("hello\r")).await.unwrap();
+    let mut echoed = String::new();
+    while echoed.matches("hello\r\n").count() < 2 {
+        match tokio::time::timeout(EXEC_TIMEOUT, socket.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => echoed.push_str(&t),
+            other => panic!("the echo and cat's line did not come: {other:?} after {echoed:?}"),
+        }
+    }
+    socket.send(Message::text("\u{3}")).await.unwrap();
+    let (output, reason) = read_to_close(&mut socket).await;
+    assert_eq!(reason, "exit code 130 (Interrupted)", "{echoed}{output}");
+
     // A wrong password closes the socket before anything runs; a session is used once.
     let session = p.call("POST", &path, Some(json!({"command": "sh"}))).await;
     let uri = session.body["webSocketUri"].as_str().expect("webSocketUri");

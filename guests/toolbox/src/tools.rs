@@ -216,11 +216,33 @@ fn inputs(name: &str, operands: &[&String], cwd: &str, mut f: impl FnMut(&str, V
     code
 }
 
+/// Files in order; stdin (for none or `-`) as it comes, so `cat` on a terminal answers
+/// each line.
 fn cat(args: &[String], cwd: &str, out: &mut dyn Write) -> i32 {
-    let operands: Vec<&String> = args.iter().collect();
-    inputs("cat", &operands, cwd, |_, bytes| {
-        let _ = out.write_all(&bytes);
-    })
+    let stdin = [String::from("-")];
+    let operands = if args.is_empty() { &stdin[..] } else { args };
+    let mut code = 0;
+    for op in operands {
+        if op == "-" {
+            let mut buf = [0u8; 4096];
+            let mut input = std::io::stdin();
+            while let Ok(n @ 1..) = input.read(&mut buf) {
+                let _ = out.write_all(&buf[..n]);
+                let _ = out.flush();
+            }
+            continue;
+        }
+        match std::fs::read(paths::normal(cwd, op)) {
+            Ok(bytes) => {
+                let _ = out.write_all(&bytes);
+            }
+            Err(e) => {
+                eprintln!("cat: {op}: {e}");
+                code = 1;
+            }
+        }
+    }
+    code
 }
 
 /// `head` and `tail`: `-n N`, `-nN` or `-N` lines (10).
