@@ -14,8 +14,8 @@
 //! was started for, so a superseded one cannot overwrite its successor's rows.
 
 pub mod core;
-mod ports;
 pub mod exec;
+mod ports;
 mod supervisor;
 mod volumes;
 
