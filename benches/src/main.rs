@@ -8,8 +8,8 @@
 //! - `probe.rs`: a bare HTTP GET, to wait for a first 200
 //! - `tools.rs`: `wrk`, `dnsperf`, `hyperfine` and their reports
 //! - `report.rs`, `stats.rs`: the figures, the table, the JSON; percentiles
-//! - `sections/`: one module per benchmark (start-up, throughput, neighbours, logs, names,
-//!   density, kubernetes)
+//! - `sections/`: one module per benchmark (start-up, throughput, languages, neighbours, logs,
+//!   names, density, kubernetes)
 
 mod peers;
 mod probe;
@@ -50,11 +50,15 @@ struct Args {
     /// The cargo target dir waci was built in (its build script leaves the guests there)
     #[arg(long)]
     target_dir: PathBuf,
+    /// Where `benches/run` put the Python and JavaScript examples' components
+    /// (`python.wasm`, `javascript.wasm`), for the languages section
+    #[arg(long)]
+    languages: Option<PathBuf>,
     /// Where the figures go as JSON
     #[arg(long)]
     out: PathBuf,
-    /// Run only these sections (comma-separated): startup, throughput, neighbours, logs, names,
-    /// density, kubernetes
+    /// Run only these sections (comma-separated): startup, throughput, languages, neighbours,
+    /// logs, names, density, kubernetes
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Creates per start-up measurement (default 1000; 100 with --quick)
@@ -190,6 +194,8 @@ pub struct Ctx {
     pub log_flood_cwasm: PathBuf,
     pub spin_cwasm: PathBuf,
     pub memory_hog_cwasm: PathBuf,
+    /// The Python and JavaScript examples' components (`python.wasm`, `javascript.wasm`).
+    pub languages: Option<PathBuf>,
     /// Scratch space of this run: data dirs, zone files, outputs.
     pub work: PathBuf,
 }
@@ -230,6 +236,7 @@ async fn main() -> anyhow::Result<()> {
         memory_hog_cwasm: cwasm("memory-hog"),
         wasmtime,
         guests,
+        languages: args.languages.clone(),
         work: work.clone(),
     };
     let mut report = Report {

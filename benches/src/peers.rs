@@ -68,9 +68,22 @@ impl Wasmtime {
         addr: SocketAddr,
         pipe_stdout: bool,
     ) -> anyhow::Result<Served> {
+        self.serve_with(cwasm, addr, pipe_stdout, &[])
+    }
+
+    /// [`Wasmtime::serve`] with more flags of `wasmtime serve` (`-C cache=n` for a start
+    /// that compiles, whatever wasmtime's own cache holds).
+    pub fn serve_with(
+        &self,
+        cwasm: &Path,
+        addr: SocketAddr,
+        pipe_stdout: bool,
+        flags: &[&str],
+    ) -> anyhow::Result<Served> {
         let child = Command::new(&self.bin)
             .arg("serve")
             .arg("-Scli")
+            .args(flags)
             .arg("--addr")
             .arg(addr.to_string())
             .arg("--allow-precompiled")

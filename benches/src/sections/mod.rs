@@ -3,6 +3,7 @@
 
 mod density;
 mod kubernetes;
+mod languages;
 mod logs;
 mod names;
 mod neighbours;
@@ -33,6 +34,10 @@ pub const ALL: &[Section] = &[
     Section {
         name: "throughput",
         run: |c, r| Box::pin(throughput::run(c, r)),
+    },
+    Section {
+        name: "languages",
+        run: |c, r| Box::pin(languages::run(c, r)),
     },
     Section {
         name: "neighbours",

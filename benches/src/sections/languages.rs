@@ -1,0 +1,160 @@
+//! Languages: the heavy guests of `examples/python/` (CPython, componentize-py) and
+//! `examples/javascript/` (SpiderMonkey, componentize-js), which `benches/run` builds with
+//! the examples' own build scripts. For each: PUT → first 200 from the group's IP on a fresh
+//! platform that has never compiled it (cold) and for a second group of the same image
+//! (warm: compiled code cached), beside `wasmtime serve` spawned on the `.wasm` (cold) and on
+//! its precompiled `.cwasm` (warm); then `wrk` on the page at the group's IP beside `wasmtime
+//! serve -Scli` on the same component, one fresh instance per request on both sides.
+
+use crate::Ctx;
+use crate::probe::{self, Pace};
+use crate::report::{Better::*, Report};
+use crate::tools::{self, WrkResult};
+use crate::waci::{self, PORT};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// wrk's threads and connections, as in the throughput section.
+const THREADS: usize = 2;
+const CONNECTIONS: usize = 32;
+/// A cold start compiles 12–18 MB of Wasm: on a busy machine, tens of seconds.
+const COLD_TIMEOUT: Duration = Duration::from_secs(300);
+/// Warm starts per figure (each a group of its own); the figure is their median.
+const WARM_STARTS: usize = 5;
+
+const S: &str = "languages";
+
+pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
+    let Some(dir) = &ctx.languages else {
+        r.note("languages: skipped (no --languages dir with python.wasm and javascript.wasm)");
+        return Ok(());
+    };
+    for (lang, label) in [("python", "Python"), ("javascript", "JavaScript")] {
+        let wasm = dir.join(format!("{lang}.wasm"));
+        let size_mb = std::fs::metadata(&wasm)?.len() as f64 / 1e6;
+        one(ctx, r, lang, label, &wasm).await?;
+        r.note(format!(
+            "languages: the {label} guest is {size_mb:.1} MB (examples/{lang}, GET / its page)"
+        ));
+    }
+    r.peer(
+        S,
+        format!(
+            "`wasmtime serve -Scli` on the same component: spawned on the .wasm (cold: it \
+             compiles) and on the `wasmtime compile`d .cwasm (warm), spawn → first 200; \
+             wrk -t{THREADS} -c{CONNECTIONS} -d{}s on the page for both",
+            ctx.sizes.load.as_secs()
+        ),
+    );
+    Ok(())
+}
+
+async fn one(
+    ctx: &Ctx,
+    r: &mut Report,
+    lang: &str,
+    label: &str,
+    wasm: &Path,
+) -> anyhow::Result<()> {
+    let d = ctx.sizes.load;
+    let image = wasm.to_string_lossy().into_owned();
+    let group = || waci_tests::group_body(&image, &[PORT], "Always", &[]);
+
+    // A fresh data dir: nothing compiled yet.
+    let w = ctx.start_waci(&format!("languages-{lang}")).await?;
+    eprintln!("{label}: PUT → first 200, cold");
+    let t = Instant::now();
+    let g = w.put(&format!("{lang}-cold"), &group()).await?;
+    let addr = SocketAddr::from((waci::ip_of(&g)?, PORT));
+    let cold = probe::until_200(addr, t, Pace::Millisecond, COLD_TIMEOUT).await?;
+    eprintln!("{label}: PUT → first 200, warm, {WARM_STARTS}");
+    let mut warm = Vec::new();
+    for i in 1..=WARM_STARTS {
+        let t = Instant::now();
+        let g = w.put(&format!("{lang}-warm-{i}"), &group()).await?;
+        let a = SocketAddr::from((waci::ip_of(&g)?, PORT));
+        warm.push(probe::until_200(a, t, Pace::Spin, COLD_TIMEOUT).await?);
+    }
+    warm.sort();
+    let warm = warm[warm.len() / 2];
+    eprintln!("{label}: wrk {}s at the group's IP", d.as_secs());
+    let at_ip = tools::wrk(&format!("http://{addr}/"), None, THREADS, CONNECTIONS, d).await?;
+    drop(w);
+
+    eprintln!("{label}, peer: wasmtime serve spawn → first 200, cold and warm");
+    let cwasm = ctx.work.join(format!("{lang}.cwasm"));
+    let peer_cold = spawn_to_200(ctx, wasm, &["-Ccache=n"]).await?;
+    ctx.wasmtime.compile(wasm, &cwasm)?;
+    let mut peer_warm = Vec::new();
+    for _ in 0..WARM_STARTS {
+        peer_warm.push(spawn_to_200(ctx, &cwasm, &[]).await?);
+    }
+    peer_warm.sort();
+    let peer_warm = peer_warm[peer_warm.len() / 2];
+    eprintln!("{label}, peer: wrk {}s against wasmtime serve", d.as_secs());
+    let addr: SocketAddr = format!("127.0.0.1:{}", crate::peers::free_port()?).parse()?;
+    let mut served = ctx.wasmtime.serve(&cwasm, addr, false)?;
+    probe::until_200(addr, Instant::now(), Pace::Millisecond, COLD_TIMEOUT).await?;
+    let peer = tools::wrk(&format!("http://{addr}/"), None, THREADS, CONNECTIONS, d).await;
+    let _ = served.child.kill().await;
+    let peer = peer?;
+
+    let ms = |x: Duration| x.as_secs_f64() * 1000.0;
+    r.add(
+        S,
+        format!("PUT → first 200, {label}, cold (never compiled)"),
+        "ms",
+        Lower,
+        Some(ms(cold)),
+        Some(ms(peer_cold)),
+    );
+    r.add(
+        S,
+        format!("PUT → first 200, {label}, warm (cached), p50"),
+        "ms",
+        Lower,
+        Some(ms(warm)),
+        Some(ms(peer_warm)),
+    );
+    figures(r, label, &at_ip, &peer);
+    Ok(())
+}
+
+fn figures(r: &mut Report, label: &str, x: &WrkResult, peer: &WrkResult) {
+    r.add(
+        S,
+        format!("req/s, {label}, fresh instances, at the group's IP"),
+        "req/s",
+        Higher,
+        Some(x.requests_per_sec),
+        Some(peer.requests_per_sec),
+    );
+    r.add(
+        S,
+        format!("latency p99, {label}, fresh instances, at the group's IP"),
+        "ms",
+        Lower,
+        Some(x.p99_ms),
+        Some(peer.p99_ms),
+    );
+    for (who, w) in [("waci", x), ("wasmtime serve", peer)] {
+        if w.errors > 0 {
+            r.note(format!(
+                "languages: {label}, {who} had {} non-2xx answers or socket errors",
+                w.errors
+            ));
+        }
+    }
+}
+
+/// A fresh `wasmtime serve` on `component` with `flags`: from spawn to its first 200.
+async fn spawn_to_200(ctx: &Ctx, component: &Path, flags: &[&str]) -> anyhow::Result<Duration> {
+    let addr: SocketAddr = format!("127.0.0.1:{}", crate::peers::free_port()?).parse()?;
+    let t = Instant::now();
+    let mut served = ctx.wasmtime.serve_with(component, addr, false, flags)?;
+    let took = probe::until_200(addr, t, Pace::Millisecond, COLD_TIMEOUT).await;
+    let _ = served.child.kill().await;
+    let _ = served.child.wait().await;
+    took
+}
