@@ -2,7 +2,9 @@
 //! `examples/javascript/`, built by their own `build` scripts with the pinned toolchains
 //! (componentize-py from PyPI, componentize-js from npm), run as their READMEs say, with
 //! `waci container create --file app.yaml`: the page, the JSON endpoint with the env var and
-//! the secret volume's file that `app.yaml` gives, and the log line of each request.
+//! the secret volume's file that `app.yaml` gives, and the log line of each request; and
+//! both, pushed with `waci image push` to a real registry, run from there (12–18 MB
+//! components within the platform's image limits).
 //!
 //! A build takes 10–20 s, so each component is kept in `~/.cache/waci-languages`, named by a
 //! hash of everything its build reads (sources, WIT, the build script with its pinned
@@ -25,7 +27,7 @@ fn example_dir(lang: &str) -> PathBuf {
         .join(lang)
 }
 
-/// Every file of `dir` but its build output, in a stable order.
+/// Every file of `dir` but its build output and its README, in a stable order.
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
@@ -35,7 +37,7 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for p in entries {
         if p.is_dir() {
             sources(&p, out);
-        } else if p.extension().is_none_or(|x| x != "wasm") {
+        } else if p.extension().is_none_or(|x| x != "wasm" && x != "md") {
             out.push(p);
         }
     }
@@ -44,6 +46,10 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 /// The example's component: from the cache if its sources have not changed, else built by
 /// its `build` script (which installs its pinned toolchain if missing).
 fn built(lang: &str) -> PathBuf {
+    // The tests of this file run on threads of one process: one build at a time, so a second
+    // test waits for the first's component instead of building it again beside it.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = example_dir(lang);
     let mut files = Vec::new();
     sources(&dir, &mut files);
@@ -67,8 +73,8 @@ fn built(lang: &str) -> PathBuf {
     if wasm.exists() {
         return wasm;
     }
-    // Built beside its final name, then renamed: a test running at the same time never sees
-    // half a component.
+    // Built beside its final name, then renamed: another test process running at the same
+    // time never sees half a component.
     let partial = cache.join(format!("{lang}-{key}.{}.partial", std::process::id()));
     let status = std::process::Command::new(dir.join("build"))
         .arg(&partial)
@@ -211,4 +217,41 @@ async fn the_python_example_serves_its_page_env_and_volume_and_logs_each_request
 #[tokio::test]
 async fn the_javascript_example_serves_its_page_env_and_volume_and_logs_each_request() {
     the_example_runs_as_its_readme_says("javascript", "Hello from JavaScript on waci").await;
+}
+
+#[tokio::test]
+async fn both_heavy_guests_push_to_a_registry_and_run_from_it() {
+    let reg = waci_tests::registry::TestRegistry::start().await;
+    let p = TestPlatform::start().await;
+    for (lang, heading) in [
+        ("python", "Hello from Python on waci"),
+        ("javascript", "Hello from JavaScript on waci"),
+    ] {
+        let wasm = built(lang);
+        let image = format!("{}/examples/{lang}:v1", reg.host);
+        let pushed = run_cli(waci_command(&format!(
+            "image push {} {image}",
+            wasm.display()
+        )))
+        .await
+        .ok()
+        .json();
+        assert_eq!(pushed["mediaType"], "application/wasm", "{pushed}");
+        let mut create = p.cli(&format!(
+            "container create -g registry -n {lang} --image {image} --ports 80 --ip-address Public"
+        ));
+        create.current_dir(std::env::temp_dir());
+        let created = tokio::time::timeout(START_TIMEOUT, run_cli(create))
+            .await
+            .unwrap_or_else(|_| panic!("the {lang} app did not start from the registry in time"))
+            .ok()
+            .json();
+        assert_eq!(state(&created), "Running", "{created:#}");
+        let ip = ip_of(&created);
+        let (status, page) = http_get(&format!("http://{ip}/"))
+            .await
+            .expect("the page answers");
+        assert_eq!(status, 200, "the {lang} page from the registry: {page}");
+        assert!(page.contains(heading), "{page}");
+    }
 }
