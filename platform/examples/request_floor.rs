@@ -47,6 +47,9 @@ async fn main() -> anyhow::Result<()> {
         limits: ResourceLimits::default(),
         volume_mounts: vec![],
         instance_reuse: false,
+        liveness_probe: None,
+        readiness_probe: None,
+        security_context: None,
     };
     let sandbox = Sandbox::new(1, &c, vec![], hub.clone(), Arc::from(vec![]));
     let svc = Arc::new(Service {

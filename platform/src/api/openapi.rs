@@ -57,6 +57,8 @@ mod input {
     pub struct ContainerGroupInput {
         pub location: Option<String>,
         pub tags: Option<BTreeMap<String, String>>,
+        /// A documented no-op, returned as given.
+        pub zones: Option<Vec<String>>,
         pub properties: ContainerGroupPropertiesInput,
     }
 
@@ -70,6 +72,10 @@ mod input {
         pub volumes: Option<Vec<VolumeInput>>,
         pub image_registry_credentials: Option<Vec<RegistryCredential>>,
         pub ip_address: Option<IpAddressInput>,
+        /// Only `Standard` (a no-op).
+        pub sku: Option<String>,
+        /// Only `Regular` (a no-op, returned as given).
+        pub priority: Option<String>,
     }
 
     #[derive(ToSchema)]
@@ -90,6 +96,44 @@ mod input {
         /// Serve the requests of this service with warm instances kept between requests
         /// (default false: a fresh instance per request).
         pub instance_reuse: Option<bool>,
+        /// Failing it `failureThreshold` times in a row restarts the container under the
+        /// restart policy.
+        pub liveness_probe: Option<ProbeInput>,
+        /// Until it passes, the container gets no traffic.
+        pub readiness_probe: Option<ProbeInput>,
+        /// A documented no-op (`privileged: true` and `capabilities.add` are refused).
+        #[schema(value_type = Option<Object>)]
+        pub security_context: Option<()>,
+    }
+
+    /// ACI's `ContainerProbe`; an `exec` probe is refused for now. Defaults: period 10 s,
+    /// timeout 1 s, failure threshold 3, success threshold 1, no initial delay.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct ProbeInput {
+        pub http_get: HttpGetInput,
+        pub initial_delay_seconds: Option<u32>,
+        pub period_seconds: Option<u32>,
+        pub failure_threshold: Option<u32>,
+        pub success_threshold: Option<u32>,
+        pub timeout_seconds: Option<u32>,
+    }
+
+    /// A GET of `path` on a TCP port the container declares, made in process.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct HttpGetInput {
+        pub path: Option<String>,
+        pub port: u16,
+        /// http or https.
+        pub scheme: Option<String>,
+        pub http_headers: Option<Vec<HttpHeaderInput>>,
+    }
+
+    #[derive(ToSchema)]
+    pub struct HttpHeaderInput {
+        pub name: String,
+        pub value: Option<String>,
     }
 
     #[derive(ToSchema)]

@@ -6,6 +6,9 @@
 
 pub mod names;
 pub mod parse;
+mod probe;
+
+pub use probe::*;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -120,6 +123,16 @@ pub struct Container {
     /// kept between requests (module state persists), instead of a fresh one per request.
     #[serde(default)]
     pub instance_reuse: bool,
+    /// `livenessProbe`: failing it restarts the container under the restart policy.
+    #[serde(default)]
+    pub liveness_probe: Option<Probe>,
+    /// `readinessProbe`: until it passes, the container gets no traffic.
+    #[serde(default)]
+    pub readiness_probe: Option<Probe>,
+    /// `securityContext`, a documented no-op kept as given (a guest has no users,
+    /// capabilities or system calls to restrict); what would widen the sandbox is refused.
+    #[serde(default)]
+    pub security_context: Option<serde_json::Value>,
 }
 
 impl Container {
@@ -185,6 +198,12 @@ pub struct ContainerGroupSpec {
     pub volumes: Vec<Volume>,
     pub registry_credentials: Vec<RegistryCredential>,
     pub ip_address: Option<IpAddressSpec>,
+    /// `zones`: a documented no-op (one machine has one zone), returned as given.
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// `priority`: only `Regular`, a documented no-op returned as given.
+    #[serde(default)]
+    pub priority: Option<String>,
 }
 
 /// Where a resource lives: ARM's subscription and resource group.

@@ -52,6 +52,9 @@ pub struct ContainerGroup<'a> {
     pub kind: &'static str,
     pub location: &'a str,
     pub tags: &'a BTreeMap<String, String>,
+    /// As given: one machine is one zone.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub zones: &'a [String],
     pub properties: ContainerGroupProperties<'a>,
 }
 
@@ -59,6 +62,9 @@ pub struct ContainerGroup<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct ContainerGroupProperties<'a> {
     pub sku: &'static str,
+    /// `Regular`, when the PUT said so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<&'a str>,
     /// Pending, Creating, Succeeded, Failed or Deleting.
     pub provisioning_state: &'a str,
     pub os_type: &'a str,
@@ -159,6 +165,14 @@ pub struct ContainerProperties<'a> {
     /// shown when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub instance_reuse: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<super::ContainerProbe<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<super::ContainerProbe<'a>>,
+    /// As given (a documented no-op).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub security_context: Option<&'a serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_view: Option<ContainerInstanceView<'a>>,
 }
@@ -329,6 +343,9 @@ fn container_out<'a>(c: &'a m::Container, view: Option<&'a View<'a>>) -> Contain
                     .collect()
             }),
             instance_reuse: c.instance_reuse,
+            liveness_probe: c.liveness_probe.as_ref().map(super::probe::probe_out),
+            readiness_probe: c.readiness_probe.as_ref().map(super::probe::probe_out),
+            security_context: c.security_context.as_ref(),
             instance_view,
         },
     }
@@ -355,8 +372,10 @@ impl Serialize for GroupJson<'_> {
             kind: "Microsoft.ContainerInstance/containerGroups",
             location: &s.location,
             tags: &s.tags,
+            zones: &s.zones,
             properties: ContainerGroupProperties {
                 sku: "Standard",
+                priority: s.priority.as_deref(),
                 provisioning_state: self.provisioning,
                 os_type: &s.os_type,
                 restart_policy: s.restart_policy.as_str(),

@@ -7,11 +7,13 @@
 //! never written (see `group.rs`).
 
 mod group;
+mod probe;
 mod provider;
 #[cfg(test)]
 mod tests;
 
 pub use group::*;
+pub use probe::*;
 pub use provider::*;
 
 use crate::model::Event as ModelEvent;

@@ -2,9 +2,10 @@
 //! [`FieldError`] naming the first field that is wrong and what it allows.
 //!
 //! ARM is case-insensitive, so property names and enum values are matched without case, a
-//! port may arrive as a string, and `null` counts as absent. Unknown properties are ignored,
-//! as ARM does. This module never touches the store or the runtime: image resolution is
-//! passed in as a function.
+//! port may arrive as a string, and `null` counts as absent. A property that is not in
+//! ACI's definitions, or that waci refuses, is a 400 naming it (`properties.rs`, the one
+//! table of what is honoured, refused or a no-op). This module never touches the store or
+//! the runtime: image resolution is passed in as a function.
 
 use super::*;
 use serde_json::{Map, Value};
@@ -12,6 +13,8 @@ use std::collections::BTreeSet;
 
 mod exec;
 mod parts;
+mod probe;
+pub mod properties;
 #[cfg(test)]
 mod tests;
 
@@ -196,6 +199,7 @@ pub fn container_group(
         field: "name".into(),
         message: m,
     })?;
+    properties::check(body)?;
     let root = At::root(body, "")?;
     let loc = root.str("location")?.unwrap_or(location);
     if !loc.eq_ignore_ascii_case(location) {
@@ -308,6 +312,8 @@ pub fn container_group(
     }
     let ip_address = ip_address(&props, &ports)?;
     let registry_credentials = registry_credentials(&props)?;
+    let zones = probe::zones(&root)?;
+    let priority = probe::sku_and_priority(&props)?;
     Ok(ContainerGroupSpec {
         location: location.to_string(),
         tags,
@@ -318,6 +324,8 @@ pub fn container_group(
         volumes,
         registry_credentials,
         ip_address,
+        zones,
+        priority,
     })
 }
 

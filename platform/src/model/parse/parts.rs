@@ -69,6 +69,9 @@ pub(super) fn container(
         });
     }
     let (requests, limits) = resources(&p)?;
+    let liveness_probe = probe::probe(&p, "livenessProbe", &ports)?;
+    let readiness_probe = probe::probe(&p, "readinessProbe", &ports)?;
+    let security_context = probe::security_context(&p)?;
     let mut volume_mounts = Vec::new();
     for (f, mv) in p.arr("volumeMounts")? {
         let m = At::root(mv, &f)?;
@@ -121,6 +124,9 @@ pub(super) fn container(
         requests,
         limits,
         volume_mounts,
+        liveness_probe,
+        readiness_probe,
+        security_context,
     })
 }
 

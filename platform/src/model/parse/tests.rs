@@ -141,3 +141,164 @@ fn arm_is_case_insensitive() {
     assert_eq!(spec.containers[0].requests.cpu, 0.5);
     assert_eq!(spec.ip_address.unwrap().scope, DnsScope::TenantReuse);
 }
+
+/// A probe comes back with ACI's defaults filled in; what it may not say is blamed.
+#[test]
+fn probes_take_aci_defaults_and_blame_their_fields() {
+    let mut body = base();
+    body["properties"]["containers"][0]["properties"]["readinessProbe"] =
+        json!({"httpGet": {"port": "80", "httpHeaders": [{"name": "X-Probe", "value": "1"}]}});
+    let spec = parse(body).unwrap();
+    let probe = spec.containers[0].readiness_probe.clone().unwrap();
+    assert_eq!(
+        probe,
+        Probe {
+            http_get: HttpGet {
+                path: "/".into(),
+                port: 80,
+                scheme: HttpScheme::Http,
+                http_headers: vec![("X-Probe".into(), "1".into())],
+            },
+            initial_delay_seconds: 0,
+            period_seconds: 10,
+            failure_threshold: 3,
+            success_threshold: 1,
+            timeout_seconds: 1,
+        }
+    );
+    let probe = |b: &mut Value, key: &str, v: Value| {
+        b["properties"]["containers"][0]["properties"][key] = v;
+    };
+    let at = "properties.containers[0].properties";
+    check(
+        |b| probe(b, "livenessProbe", json!({"httpGet": {"port": 81}})),
+        Some(&format!("{at}.livenessProbe.httpGet.port")),
+    );
+    check(
+        |b| probe(b, "livenessProbe", json!({"exec": {"command": ["true"]}})),
+        Some(&format!("{at}.livenessProbe.exec")),
+    );
+    check(
+        |b| probe(b, "livenessProbe", json!({"periodSeconds": 5})),
+        Some(&format!("{at}.livenessProbe.httpGet")),
+    );
+    check(
+        |b| {
+            probe(
+                b,
+                "livenessProbe",
+                json!({"httpGet": {"port": 80}, "successThreshold": 2}),
+            )
+        },
+        Some(&format!("{at}.livenessProbe.successThreshold")),
+    );
+    check(
+        |b| {
+            probe(
+                b,
+                "readinessProbe",
+                json!({"httpGet": {"port": 80}, "periodSeconds": 0}),
+            )
+        },
+        Some(&format!("{at}.readinessProbe.periodSeconds")),
+    );
+    check(
+        |b| {
+            probe(
+                b,
+                "readinessProbe",
+                json!({"httpGet": {"port": 80, "path": "healthz"}}),
+            )
+        },
+        Some(&format!("{at}.readinessProbe.httpGet.path")),
+    );
+    check(
+        |b| {
+            probe(
+                b,
+                "readinessProbe",
+                json!({"httpGet": {"port": 80, "scheme": "ftp"}}),
+            )
+        },
+        Some(&format!("{at}.readinessProbe.httpGet.scheme")),
+    );
+}
+
+/// Nothing is dropped: a property ACI does not define, or one waci refuses, is blamed by
+/// its path; the no-ops take only the values that change nothing.
+#[test]
+fn unknown_and_refused_properties_are_blamed() {
+    let at = "properties.containers[0].properties";
+    check(
+        |b| b["properties"]["containers"][0]["properties"]["instanceReuze"] = json!(true),
+        Some(&format!("{at}.instanceReuze")),
+    );
+    check(|b| b["propertiez"] = json!({}), Some("propertiez"));
+    check(
+        |b| {
+            b["properties"]["containers"][0]["properties"]["resources"]["requests"]["gpu"] =
+                json!({"count": 1, "sku": "K80"})
+        },
+        Some(&format!("{at}.resources.requests.gpu")),
+    );
+    check(
+        |b| b["properties"]["confidentialComputeProperties"] = json!({"ccePolicy": "x"}),
+        Some("properties.confidentialComputeProperties"),
+    );
+    check(
+        |b| b["properties"]["volumes"] = json!([{"name": "share", "azureFile": {}}]),
+        Some("properties.volumes[0].azureFile"),
+    );
+    check(|b| b["properties"]["sku"] = json!("Standard"), None);
+    check(
+        |b| b["properties"]["sku"] = json!("Confidential"),
+        Some("properties.sku"),
+    );
+    check(|b| b["properties"]["priority"] = json!("regular"), None);
+    check(
+        |b| b["properties"]["priority"] = json!("Spot"),
+        Some("properties.priority"),
+    );
+    check(|b| b["zones"] = json!(["1"]), None);
+    check(|b| b["zones"] = json!([1]), Some("zones[0]"));
+    // Read-only properties of a GET body sent back are ignored, whatever they say.
+    check(
+        |b| {
+            b["id"] = json!("/elsewhere");
+            b["properties"]["provisioningState"] = json!("Failed");
+            b["properties"]["ipAddress"]["fqdn"] = json!("x.example.com");
+            b["properties"]["containers"][0]["properties"]["instanceView"] = json!({"x": 1});
+        },
+        None,
+    );
+    let sc = |b: &mut Value, v: Value| {
+        b["properties"]["containers"][0]["properties"]["securityContext"] = v;
+    };
+    check(
+        |b| sc(b, json!({"privileged": false, "runAsUser": 1000})),
+        None,
+    );
+    check(
+        |b| sc(b, json!({"privileged": true})),
+        Some(&format!("{at}.securityContext.privileged")),
+    );
+    check(
+        |b| sc(b, json!({"capabilities": {"add": ["NET_ADMIN"]}})),
+        Some(&format!("{at}.securityContext.capabilities.add[0]")),
+    );
+    check(
+        |b| sc(b, json!({"seLinuxOptions": {}})),
+        Some(&format!("{at}.securityContext.seLinuxOptions")),
+    );
+}
+
+/// The README's table is the parser's: a row for every property, in the same words.
+#[test]
+fn the_readme_table_is_the_parsers() {
+    let readme = include_str!("../../../../README.md");
+    let table = properties::readme_table();
+    assert!(
+        readme.contains(&table),
+        "README.md's table of ACI properties differs from model/parse/properties.rs; it should read:\n{table}"
+    );
+}

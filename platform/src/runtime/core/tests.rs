@@ -96,6 +96,9 @@ fn container(command: &[&str]) -> Container {
         limits: ResourceLimits::default(),
         volume_mounts: vec![],
         instance_reuse: false,
+        liveness_probe: None,
+        readiness_probe: None,
+        security_context: None,
     }
 }
 
