@@ -8,7 +8,7 @@
 //! are chosen in `api` alone.
 
 use crate::directory::Directory;
-use crate::runtime::{ResponseBody, Runtime, full_body};
+use crate::runtime::{FrontService, ResponseBody, Runtime, full_body};
 use bytes::Bytes;
 use hyper::StatusCode;
 use hyper::body::Incoming;
@@ -21,6 +21,29 @@ const UNKNOWN_HOST: StatusCode = StatusCode::NOT_FOUND;
 /// The name is a group's, but the group serves nothing now (stopped, starting, failed):
 /// like a load balancer with no healthy backend.
 const NOT_RUNNING: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
+/// The group's service runs but is not ready (its readiness probe has not passed, or it is
+/// being restarted after failing its liveness probe).
+const NOT_READY: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
+
+fn not_ready(group: &str) -> hyper::Response<ResponseBody> {
+    let group = html_escape(group);
+    let page = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{group}: not ready</title></head>\
+         <body><h1>Container group {group} is not ready</h1><p>Its container is running but not ready: \
+         its readiness probe has not passed yet, or it is being restarted. Try again in a moment.</p></body></html>\n"
+    );
+    let mut resp = hyper::Response::new(full_body(page));
+    *resp.status_mut() = NOT_READY;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp.headers_mut().insert(
+        hyper::header::RETRY_AFTER,
+        hyper::header::HeaderValue::from_static("1"),
+    );
+    resp
+}
 
 fn not_found(host: &str) -> hyper::Response<ResponseBody> {
     let page = format!(
@@ -77,8 +100,9 @@ async fn route(
         return not_found(&host);
     };
     match runtime.front_service(entry.group_id) {
-        Some(service) => service.handle(req).await,
-        None => {
+        FrontService::Serving(service) => service.handle(req).await,
+        FrontService::NotReady(group) => not_ready(&group),
+        FrontService::NotRunning => {
             let body = full_body(Bytes::from_static(b"The container group is not running.\n"));
             let mut resp = hyper::Response::new(body);
             *resp.status_mut() = NOT_RUNNING;

@@ -18,6 +18,7 @@ use waci_platform::model::{Container, EnvVar, ResourceLimits, ResourceRequests};
 use waci_platform::runtime::core::command::{Exit, run_once};
 use waci_platform::runtime::core::engine::{Engines, Workload};
 use waci_platform::runtime::core::host::Sandbox;
+use waci_platform::runtime::core::probe::Admission;
 use waci_platform::runtime::core::service::{Service, Target, accept_loop};
 
 /// The container env var that says which port a `wasi:http` component answers on.
@@ -97,6 +98,9 @@ async fn run(ctx: &impl RuntimeContext) -> anyhow::Result<i32> {
         },
         volume_mounts: Vec::new(),
         instance_reuse: false,
+        liveness_probe: None,
+        readiness_probe: None,
+        security_context: None,
     };
     let sandbox = Sandbox::new(
         0,
@@ -141,6 +145,8 @@ async fn run(ctx: &impl RuntimeContext) -> anyhow::Result<i32> {
                 stopping: stop.clone(),
                 runs: TaskTracker::new(),
                 reuse: None,
+                // Kubelet runs a Pod's probes and keeps traffic from it until it is ready.
+                admission: Admission::open(),
             });
             accept_loop(listener, Target::new(service.clone()), stop).await;
             service.runs.close();

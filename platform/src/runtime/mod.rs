@@ -50,6 +50,16 @@ pub struct RuntimeConfig {
     pub names: Option<Arc<dyn self::core::net::Names>>,
 }
 
+/// What the front door finds for a group.
+pub enum FrontService {
+    Serving(Arc<Service>),
+    /// The group's service is not ready (its readiness probe has not passed, or it is being
+    /// restarted); the group's name.
+    NotReady(Arc<str>),
+    /// Nothing serves the group now (stopped, starting, failed).
+    NotRunning,
+}
+
 /// The running supervisor of one generation of a group.
 struct Supervised {
     generation: i64,
@@ -78,8 +88,8 @@ pub struct Runtime {
     config: RuntimeConfig,
     groups: Mutex<HashMap<i64, Supervised>>,
     /// The service answering each group's first port, for the front door: group id →
-    /// (generation, service).
-    front: Mutex<HashMap<i64, (i64, Arc<Service>)>>,
+    /// (generation, service, the group's name for the front door's pages).
+    front: Mutex<HashMap<i64, (i64, Arc<Service>, Arc<str>)>>,
     /// Every image reference this runtime has loaded, with the content digest it was last
     /// loaded as: how [`Runtime::cached_images`] names the engine's compiled code.
     loaded_images: Mutex<HashMap<String, String>>,
@@ -202,13 +212,14 @@ impl Runtime {
         );
     }
 
-    /// The service that answers a group's first port, if it is running.
-    pub fn front_service(&self, group_id: i64) -> Option<Arc<Service>> {
-        self.front
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&group_id)
-            .map(|(_, s)| s.clone())
+    /// The service that answers a group's first port, if it is running and ready.
+    pub fn front_service(&self, group_id: i64) -> FrontService {
+        let front = self.front.lock().unwrap_or_else(|e| e.into_inner());
+        match front.get(&group_id) {
+            None => FrontService::NotRunning,
+            Some((_, s, group)) if !s.admission.is_open() => FrontService::NotReady(group.clone()),
+            Some((_, s, _)) => FrontService::Serving(s.clone()),
+        }
     }
 
     /// Remembers that `reference` loaded as `digest` (its compiled code is now cached).

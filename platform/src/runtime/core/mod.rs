@@ -15,6 +15,7 @@ pub mod engine;
 pub mod host;
 pub mod net;
 mod outgoing;
+pub mod probe;
 pub mod service;
 pub mod stats;
 mod stdio;

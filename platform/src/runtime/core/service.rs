@@ -12,6 +12,7 @@ use super::cpu::{Gated, Scheduler};
 use super::engine::Engines;
 use super::host::{Host, Sandbox};
 use super::warm::{Lease, Warm};
+use super::probe::Admission;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -55,6 +56,9 @@ pub mod status {
     pub const OUT_OF_TIME: StatusCode = StatusCode::GATEWAY_TIMEOUT;
     /// The guest was still running at the end of its group's stop grace, and was cut.
     pub const STOPPING: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
+    /// The container is not ready (its readiness probe has not passed, or it is being
+    /// restarted): like a load balancer with no healthy backend.
+    pub const NOT_READY: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
 }
 
 /// Everything needed to answer a request for one service container.
@@ -76,6 +80,10 @@ pub struct Service {
     /// The warm instances of a container with `instanceReuse`; `None`: a fresh instance
     /// per request.
     pub reuse: Option<Arc<Warm>>,
+    /// Whether its clients' requests are let in: closed while its readiness probe has not
+    /// passed or while it is being restarted. Probes and siblings on `localhost` are not held
+    /// back by it.
+    pub admission: Admission,
 }
 
 fn plain(status: hyper::StatusCode, text: &str) -> hyper::Response<ResponseBody> {
@@ -404,7 +412,13 @@ impl Target {
 pub async fn accept_loop(listener: TcpListener, target: Arc<Target>, cancel: CancellationToken) {
     let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let service = target.get();
-        async move { Ok::<_, std::convert::Infallible>(service.handle(req).await) }
+        async move {
+            if !service.admission.is_open() {
+                let resp = plain(status::NOT_READY, "the container is not ready\n");
+                return Ok::<_, std::convert::Infallible>(resp);
+            }
+            Ok(service.handle(req).await)
+        }
     });
     crate::http::serve(listener, svc, cancel, super::DRAIN_GRACE).await
 }

@@ -13,6 +13,7 @@ mod fetch;
 mod group;
 mod init;
 mod prepare;
+mod probe;
 mod start;
 mod watch;
 

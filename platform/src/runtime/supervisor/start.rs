@@ -9,6 +9,7 @@ use crate::model::{Container, ContainerState, Protocol, ProvisioningState, now_r
 use crate::runtime::core::command::Exit;
 use crate::runtime::core::engine::{Loaded, Workload};
 use crate::runtime::core::host::{Mount, Sandbox};
+use crate::runtime::core::probe::Admission;
 use crate::runtime::core::service::Service;
 use crate::runtime::core::warm::Warm;
 use crate::runtime::ports::Claim;
@@ -72,6 +73,11 @@ pub(super) async fn containers(
                     on_failure: request_failure_events(ctx, &c.name),
                     stopping: ctx.cancel.clone(),
                     runs: TaskTracker::new(),
+                    // A readiness probe keeps clients out until it passes.
+                    admission: match c.readiness_probe {
+                        Some(_) => Admission::closed(),
+                        None => Admission::open(),
+                    },
                 });
                 services.push(service.clone());
                 {
@@ -83,13 +89,32 @@ pub(super) async fn containers(
                 }
                 if front_port.is_some_and(|fp| c.ports.iter().any(|p| p.port == fp)) {
                     let mut front = rt.front.lock().unwrap_or_else(|e| e.into_inner());
-                    if front.get(&ctx.id).is_none_or(|(g, _)| *g <= ctx.generation) {
-                        front.insert(ctx.id, (ctx.generation, service.clone()));
+                    if front
+                        .get(&ctx.id)
+                        .is_none_or(|(g, ..)| *g <= ctx.generation)
+                    {
+                        let name = group.name.as_str().into();
+                        front.insert(ctx.id, (ctx.generation, service.clone(), name));
                     }
                 }
-                tasks.extend(start_service(ctx, c, service).await);
+                let (serving, start_time) = start_service(ctx, c, service.clone()).await;
+                tasks.extend(serving);
+                if c.liveness_probe.is_some() || c.readiness_probe.is_some() {
+                    let watch = super::probe::watch(ctx.clone(), c.clone(), service, start_time);
+                    tasks.push(tokio::spawn(watch.instrument(ctx.span(&c.name))));
+                }
             }
-            Workload::Command(pre) => commands.push((c, pre, sandbox)),
+            Workload::Command(pre) => {
+                if c.liveness_probe.is_some() || c.readiness_probe.is_some() {
+                    let message = format!(
+                        "The probes of container {} are not run: it is a command (wasi:cli/run), \
+                         and an httpGet probe calls a service (wasi:http/incoming-handler) in process",
+                        c.name
+                    );
+                    ctx.event(Some(&c.name), "Warning", message, true).await;
+                }
+                commands.push((c, pre, sandbox))
+            }
         }
     }
     // Every service of this generation answers on the group's ports now: the previous
@@ -152,14 +177,15 @@ const BIND_RETRY: Duration = Duration::from_secs(3);
 /// The addresses of a service that are not served yet, with why.
 type NotServed = Arc<Mutex<BTreeMap<SocketAddr, String>>>;
 
-/// Binds the container's ports on the group's IP and serves until cancelled. A port that
-/// cannot be bound is a Warning event and shows in the container's `detailStatus` until a
-/// later try binds it; a UDP port is a Warning too (a service answers HTTP only).
+/// Binds the container's ports on the group's IP and serves until cancelled; returns the
+/// serving tasks and the service's start time. A port that cannot be bound is a Warning
+/// event and shows in the container's `detailStatus` until a later try binds it; a UDP port
+/// is a Warning too (a service answers HTTP only).
 async fn start_service(
     ctx: &Arc<GroupCtx>,
     c: &Container,
     service: Arc<Service>,
-) -> Vec<JoinHandle<()>> {
+) -> (Vec<JoinHandle<()>>, String) {
     let mut bound = Vec::new();
     let mut tasks = Vec::new();
     let mut warnings = Vec::new();
@@ -221,7 +247,10 @@ async fn start_service(
     let start_time = now_rfc3339();
     let mut events = vec![("Started", started, false)];
     events.extend(warnings.into_iter().map(|w| ("Warning", w, true)));
-    let state = running(&start_time, &lock(&not_served));
+    let mut state = running(&start_time, &lock(&not_served));
+    if c.readiness_probe.is_some() && state.detail_status.is_none() {
+        state.detail_status = Some(super::probe::NOT_READY.to_string());
+    }
     ctx.set_state_with(&c.name, state, false, events).await;
     let retries: Vec<SocketAddr> = lock(&not_served).keys().copied().collect();
     for addr in retries {
@@ -237,7 +266,7 @@ async fn start_service(
     }
     let cancel = ctx.cancel.clone();
     tasks.push(tokio::spawn(async move { cancel.cancelled().await }));
-    tasks
+    (tasks, start_time)
 }
 
 fn lock(n: &NotServed) -> std::sync::MutexGuard<'_, BTreeMap<SocketAddr, String>> {

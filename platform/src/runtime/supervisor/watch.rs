@@ -24,7 +24,7 @@ pub(super) async fn until_stopped(ctx: &Arc<GroupCtx>, started: Started) {
     let mut front = ctx.rt.front.lock().unwrap_or_else(|e| e.into_inner());
     if front
         .get(&ctx.id)
-        .is_some_and(|(generation, _)| *generation == ctx.generation)
+        .is_some_and(|(generation, ..)| *generation == ctx.generation)
     {
         front.remove(&ctx.id);
     }
