@@ -55,6 +55,25 @@ async fn the_api_describes_every_path_and_schemathesis_finds_nothing_wrong() {
         "api-version lists the accepted versions: {versions}"
     );
 
+    // Probes and the no-op properties are described, both as read and as answered.
+    let schemas = &doc["components"]["schemas"];
+    for (schema, property) in [
+        ("ContainerPropertiesInput", "livenessProbe"),
+        ("ContainerPropertiesInput", "readinessProbe"),
+        ("ContainerPropertiesInput", "securityContext"),
+        ("ContainerGroupPropertiesInput", "priority"),
+        ("ContainerGroupInput", "zones"),
+        ("ContainerProperties", "readinessProbe"),
+        ("ContainerProbe", "httpGet"),
+        ("ProbeInput", "periodSeconds"),
+    ] {
+        assert!(
+            schemas[schema]["properties"][property].is_object(),
+            "{schema}.{property} is described: {}",
+            schemas[schema]
+        );
+    }
+
     // A group from the document's own example exists, so reads reach real data too.
     let example = doc["components"]["schemas"]["ContainerGroupInput"]["example"].clone();
     // The documented example is accepted.

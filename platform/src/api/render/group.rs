@@ -360,10 +360,10 @@ impl Serialize for GroupJson<'_> {
             ports: ports_out(&ip.ports),
             ip: g.ip.map(|a| a.to_string()),
             dns_name_label: ip.dns_name_label.as_deref(),
-            auto_generated_domain_name_label_scope: ip
-                .dns_name_label
-                .as_ref()
-                .map(|_| ip.scope.as_str()),
+            // With a label, or when the PUT chose a scope other than the default.
+            auto_generated_domain_name_label_scope: (ip.dns_name_label.is_some()
+                || ip.scope != m::DnsScope::Unsecure)
+                .then_some(ip.scope.as_str()),
             fqdn: g.fqdn.as_deref(),
         });
         ContainerGroup {

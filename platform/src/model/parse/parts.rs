@@ -223,6 +223,19 @@ pub(super) fn volumes(props: &At<'_>) -> Res<Vec<Volume>> {
                 format!("The volume name '{name}' is used more than once."),
             ));
         }
+        let kinds: Vec<&str> = ["emptyDir", "secret", "azureFile", "gitRepo"]
+            .into_iter()
+            .filter(|k| vol.get(k).is_some())
+            .collect();
+        if kinds.len() > 1 {
+            return Err(invalid(
+                &f,
+                format!(
+                    "Volume '{name}' names {}; a volume is of one kind.",
+                    kinds.join(" and ")
+                ),
+            ));
+        }
         let source = if vol.get("emptyDir").is_some() {
             VolumeSource::EmptyDir
         } else if let Some(secret) = vol.obj("secret")? {
