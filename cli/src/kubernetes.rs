@@ -2,7 +2,8 @@
 //! objects that run it on a cluster whose nodes have the waci shim (docs/kubernetes.md). The
 //! same builder ([`group_objects`]) makes what `waci operator` applies for a `ContainerGroup`:
 //! the RuntimeClass `waci`, a Secret for its secure values and one per secret volume, a Pod
-//! with `runtimeClassName: waci`, and a Service for its ports. Built from k8s-openapi's types
+//! with `runtimeClassName: waci` (its containers' probes as kubelet's), and a Service for its
+//! ports. Built from k8s-openapi's types
 //! out of the group as the platform's parser validates it, so what is exported is what
 //! `create` would accept.
 //!
@@ -13,8 +14,9 @@
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{
     Container as KContainer, ContainerPort, EmptyDirVolumeSource, EnvVar as KEnvVar, EnvVarSource,
-    Pod, PodSpec, ResourceRequirements, Secret, SecretKeySelector, SecretVolumeSource, Service,
-    ServicePort, ServiceSpec, Volume as KVolume, VolumeMount,
+    HTTPGetAction, HTTPHeader, Pod, PodSpec, Probe as KProbe, ResourceRequirements, Secret,
+    SecretKeySelector, SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume as KVolume,
+    VolumeMount,
 };
 use k8s_openapi::api::node::v1::RuntimeClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -23,7 +25,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use waci_platform::model::{
-    Container, ContainerGroupSpec, IpAddressType, Protocol, VolumeSource, parse,
+    Container, ContainerGroupSpec, IpAddressType, Probe, Protocol, VolumeSource, parse,
 };
 
 /// The RuntimeClass and its handler: containerd's runtime `io.containerd.waci.v1`.
@@ -285,6 +287,37 @@ fn container(group: &str, c: &Container) -> KContainer {
                 })
                 .collect()
         }),
+        liveness_probe: c.liveness_probe.as_ref().map(probe),
+        readiness_probe: c.readiness_probe.as_ref().map(probe),
+        ..Default::default()
+    }
+}
+
+/// A probe as kubelet runs it: the same GET over the Pod's network, with the same timings.
+fn probe(p: &Probe) -> KProbe {
+    let get = &p.http_get;
+    let headers: Vec<HTTPHeader> = get
+        .http_headers
+        .iter()
+        .map(|(name, value)| HTTPHeader {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect();
+    let seconds = |n: u32| Some(i32::try_from(n).unwrap_or(i32::MAX));
+    KProbe {
+        http_get: Some(HTTPGetAction {
+            path: Some(get.path.clone()),
+            port: IntOrString::Int(i32::from(get.port)),
+            scheme: Some(get.scheme.as_str().to_ascii_uppercase()),
+            http_headers: (!headers.is_empty()).then_some(headers),
+            ..Default::default()
+        }),
+        initial_delay_seconds: seconds(p.initial_delay_seconds),
+        period_seconds: seconds(p.period_seconds),
+        failure_threshold: seconds(p.failure_threshold),
+        success_threshold: seconds(p.success_threshold),
+        timeout_seconds: seconds(p.timeout_seconds),
         ..Default::default()
     }
 }
@@ -377,6 +410,7 @@ mod tests {
                 "environmentVariables": [{"name": "KEY", "secureValue": "s"}],
                 "resources": {"requests": {"cpu": 0.5, "memoryInGB": 0.25}},
                 "volumeMounts": [{"name": "cfg", "mountPath": "/cfg", "readOnly": true}],
+                "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 2},
             }}],
             "volumes": [{"name": "cfg", "secret": {"a.txt": "aGk="}}],
             "ipAddress": {"type": "Public", "ports": [{"port": 8080}]},
@@ -391,6 +425,12 @@ mod tests {
             json!({"cpu": "500m", "memory": "256Mi"})
         );
         assert_eq!(web["resources"]["limits"], json!({"memory": "256Mi"}));
+        assert_eq!(
+            web["readinessProbe"],
+            json!({"httpGet": {"path": "/ready", "port": 8080, "scheme": "HTTP"},
+                "initialDelaySeconds": 0, "periodSeconds": 2, "failureThreshold": 3,
+                "successThreshold": 1, "timeoutSeconds": 1})
+        );
         assert_eq!(
             web["env"],
             json!([
