@@ -3,9 +3,8 @@
 //! same builder ([`group_objects`]) makes what `waci operator` applies for a `ContainerGroup`:
 //! the RuntimeClass `waci`, a Secret for its secure values and one per secret volume, a Pod
 //! with `runtimeClassName: waci` (its containers' probes as kubelet's), and a Service for its
-//! ports. Built from k8s-openapi's types
-//! out of the group as the platform's parser validates it, so what is exported is what
-//! `create` would accept.
+//! ports. Built from k8s-openapi's types out of the group as the platform's parser validates
+//! it, so what is exported is what `create` would accept.
 //!
 //! A Pod, not a Deployment: a group is one instance with ACI's restart policies, and a
 //! Deployment allows only `restartPolicy: Always` (a job group, `OnFailure` or `Never`, would
