@@ -78,6 +78,17 @@ async fn front_door_get(p: &TestPlatform, fqdn: &str, path: &str) -> (u16, Strin
     (status, resp.text().await.unwrap_or_default())
 }
 
+/// Waits until a GET of `path` at the group's IP answers 200.
+async fn served(ip: &str, path: &str, what: &str) {
+    eventually(what, PROBE_TIMEOUT, || async {
+        match http_get(&format!("http://{ip}:80{path}")).await {
+            Ok((200, _)) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await
+}
+
 /// The summed count of the main container's events whose message contains `text`.
 fn event_count(g: &Value, text: &str) -> i64 {
     events(g)
@@ -154,15 +165,10 @@ async fn readiness_keeps_clients_out_until_the_probe_passes() {
 
     // The health file appears: the probe passes and traffic flows.
     std::fs::write(volume_dir(&p, "health").join("ready"), "yes").expect("write the file");
-    eventually(
+    served(
+        &ip,
+        "/env?after-ready",
         "the group's IP to answer once ready",
-        PROBE_TIMEOUT,
-        || async {
-            match http_get(&format!("http://{ip}:80/env?after-ready")).await {
-                Ok((200, _)) => Ok(()),
-                other => Err(format!("{other:?}")),
-            }
-        },
     )
     .await;
     let (status, _) = front_door_get(&p, &fqdn, "/env?after-ready-front").await;
@@ -206,15 +212,10 @@ async fn readiness_keeps_clients_out_until_the_probe_passes() {
         "ACI's default comes back: {probe}"
     );
     let ip = ip_of(&g);
-    eventually(
+    served(
+        &ip,
+        "/env?after-restart",
         "the group to be ready again after the restart",
-        PROBE_TIMEOUT,
-        || async {
-            match http_get(&format!("http://{ip}:80/env?after-restart")).await {
-                Ok((200, _)) => Ok(()),
-                other => Err(format!("{other:?}")),
-            }
-        },
     )
     .await;
 }
