@@ -325,3 +325,61 @@ async fn failing_liveness_under_never_ends_the_group_failed() {
         .expect("the group's IP answers");
     assert_eq!(status, 503, "a killed container takes no requests");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_takes_traffic_only_once_its_readiness_probe_passes() {
+    let p = TestPlatform::start().await;
+    let group = |version: &str, health_file: &str| {
+        let mut body = probed_group(
+            "Always",
+            "probe-update",
+            json!({"name": "health", "emptyDir": {}}),
+            json!({"readinessProbe": {
+                "httpGet": {"path": format!("/read?path=/health/{health_file}"), "port": 80},
+                "periodSeconds": 1
+            }}),
+        );
+        body["properties"]["containers"][0]["properties"]["environmentVariables"] =
+            json!([{"name": "VERSION", "value": version}]);
+        body
+    };
+    p.create("rg", "upd", group("one", "ready-one")).await;
+    let ip = ip_of(&p.wait_for_state("rg", "upd", "Running").await);
+    let health = volume_dir(&p, "health");
+    std::fs::write(health.join("ready-one"), "yes").expect("write the file");
+    served(&ip, "/env", "version one to be ready").await;
+
+    // Version two's probe reads a file that is not there yet: version one serves meanwhile.
+    let r = p.put_group("rg", "upd", group("two", "ready-two")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    p.wait_for(
+        "rg",
+        "upd",
+        "version two failing its probe",
+        PROBE_TIMEOUT,
+        |g| event_count(g, "Readiness probe failed") >= 2,
+    )
+    .await;
+    for _ in 0..5 {
+        let (status, env) = http_get(&format!("http://{ip}:80/env"))
+            .await
+            .expect("answers");
+        assert_eq!(
+            status, 200,
+            "the old version serves until the new one is ready"
+        );
+        assert!(env.contains("VERSION=one"), "{env}");
+    }
+    std::fs::write(health.join("ready-two"), "yes").expect("write the file");
+    eventually(
+        "version two to take over once ready",
+        PROBE_TIMEOUT,
+        || async {
+            match http_get(&format!("http://{ip}:80/env")).await {
+                Ok((200, env)) if env.contains("VERSION=two") => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+}

@@ -130,6 +130,12 @@ impl GroupCtx {
         }
     }
 
+    /// Whether a previous generation still runs (and serves the group's ports).
+    pub(super) fn has_previous(&self) -> bool {
+        let previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
+        previous.as_ref().is_some_and(|p| !p.task.is_finished())
+    }
+
     /// Retires the previous generation, if this one has not yet, and waits until nothing of
     /// it runs.
     pub(super) async fn previous_ended(&self) {

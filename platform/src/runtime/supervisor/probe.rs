@@ -106,6 +106,45 @@ pub(super) async fn watch(
     }
 }
 
+/// Probes an update's new service in process until its readiness probe passes, then opens it
+/// to clients: until then the previous generation keeps the group's ports. `false` if the
+/// group stopped first.
+pub(super) async fn ready_before_takeover(
+    ctx: &Arc<GroupCtx>,
+    name: &str,
+    p: &Probe,
+    service: &Arc<Service>,
+) -> bool {
+    let life = &ctx.cancel;
+    if !pause(life, Duration::from_secs(p.initial_delay_seconds.into())).await {
+        return false;
+    }
+    let mut passes = 0;
+    loop {
+        let result = tokio::select! {
+            _ = life.cancelled() => return false,
+            r = check(service, p) => r,
+        };
+        match result {
+            Ok(()) => {
+                passes += 1;
+                if passes >= p.success_threshold {
+                    service.admission.set(true);
+                    return true;
+                }
+            }
+            Err(why) => {
+                passes = 0;
+                let message = format!("Readiness probe failed: {why}");
+                ctx.event(Some(name), "Unhealthy", message, true).await;
+            }
+        }
+        if !pause(life, Duration::from_secs(p.period_seconds.into())).await {
+            return false;
+        }
+    }
+}
+
 /// Sleeps `d` unless `life` ends first (then `false`).
 async fn pause(life: &CancellationToken, d: Duration) -> bool {
     tokio::select! {
@@ -169,7 +208,8 @@ async fn readiness(
     if !pause(&life, Duration::from_secs(p.initial_delay_seconds.into())).await {
         return;
     }
-    let (mut ready, mut passes, mut failures) = (false, 0, 0);
+    // Ready already when an update waited for it before taking over the ports.
+    let (mut ready, mut passes, mut failures) = (admission.is_open(), 0, 0);
     loop {
         let result = tokio::select! {
             _ = life.cancelled() => return,

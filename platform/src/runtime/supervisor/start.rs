@@ -87,6 +87,14 @@ pub(super) async fn containers(
                         local.insert(p.port, Arc::downgrade(&service));
                     }
                 }
+                // An update's service takes over the ports and the front door only once ready, so the previous
+                // generation serves until then and no request meets a 503.
+                if let Some(p) = &c.readiness_probe
+                    && ctx.has_previous()
+                    && !super::probe::ready_before_takeover(ctx, &c.name, p, &service).await
+                {
+                    continue;
+                }
                 if front_port.is_some_and(|fp| c.ports.iter().any(|p| p.port == fp)) {
                     let mut front = rt.front.lock().unwrap_or_else(|e| e.into_inner());
                     if front
@@ -248,7 +256,7 @@ async fn start_service(
     let mut events = vec![("Started", started, false)];
     events.extend(warnings.into_iter().map(|w| ("Warning", w, true)));
     let mut state = running(&start_time, &lock(&not_served));
-    if c.readiness_probe.is_some() && state.detail_status.is_none() {
+    if !service.admission.is_open() && state.detail_status.is_none() {
         state.detail_status = Some(super::probe::NOT_READY.to_string());
     }
     ctx.set_state_with(&c.name, state, false, events).await;
