@@ -60,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
         on_failure: Box::new(|_| {}),
         stopping: tokio_util::sync::CancellationToken::new(),
         runs: tokio_util::task::TaskTracker::new(),
+        reuse: None,
         admission: waci_platform::runtime::core::probe::Admission::open(),
     });
     let n = 20_000;
