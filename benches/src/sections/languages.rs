@@ -4,7 +4,8 @@
 //! platform that has never compiled it (cold) and for a second group of the same image
 //! (warm: compiled code cached), beside `wasmtime serve` spawned on the `.wasm` (cold) and on
 //! its precompiled `.cwasm` (warm); then `wrk` on the page at the group's IP beside `wasmtime
-//! serve -Scli` on the same component, one fresh instance per request on both sides.
+//! serve -Scli` on the same component, one fresh instance per request on both sides, and on
+//! a group of the same image with `instanceReuse` (warm instances kept between requests).
 
 use crate::Ctx;
 use crate::probe::{self, Pace};
@@ -80,6 +81,17 @@ async fn one(
     let warm = warm[warm.len() / 2];
     eprintln!("{label}: wrk {}s at the group's IP", d.as_secs());
     let at_ip = tools::wrk(&format!("http://{addr}/"), None, THREADS, CONNECTIONS, d).await?;
+    // The same image with `instanceReuse`: warm instances kept between requests.
+    let mut reuse = group();
+    reuse["properties"]["containers"][0]["properties"]["instanceReuse"] = serde_json::json!(true);
+    let g = w.put(&format!("{lang}-reuse"), &reuse).await?;
+    let addr = SocketAddr::from((waci::ip_of(&g)?, PORT));
+    probe::until_200(addr, Instant::now(), Pace::Millisecond, COLD_TIMEOUT).await?;
+    eprintln!(
+        "{label}: wrk {}s at the group's IP, warm instances",
+        d.as_secs()
+    );
+    let reused = tools::wrk(&format!("http://{addr}/"), None, THREADS, CONNECTIONS, d).await?;
     drop(w);
 
     eprintln!("{label}, peer: wasmtime serve spawn → first 200, cold and warm");
@@ -117,14 +129,15 @@ async fn one(
         Some(ms(warm)),
         Some(ms(peer_warm)),
     );
-    figures(r, label, &at_ip, &peer);
+    figures(r, label, "fresh instances", &at_ip, &peer);
+    figures(r, label, "instanceReuse", &reused, &peer);
     Ok(())
 }
 
-fn figures(r: &mut Report, label: &str, x: &WrkResult, peer: &WrkResult) {
+fn figures(r: &mut Report, label: &str, how: &str, x: &WrkResult, peer: &WrkResult) {
     r.add(
         S,
-        format!("req/s, {label}, fresh instances, at the group's IP"),
+        format!("req/s, {label}, {how}, at the group's IP"),
         "req/s",
         Higher,
         Some(x.requests_per_sec),
@@ -132,7 +145,7 @@ fn figures(r: &mut Report, label: &str, x: &WrkResult, peer: &WrkResult) {
     );
     r.add(
         S,
-        format!("latency p99, {label}, fresh instances, at the group's IP"),
+        format!("latency p99, {label}, {how}, at the group's IP"),
         "ms",
         Lower,
         Some(x.p99_ms),
@@ -141,7 +154,7 @@ fn figures(r: &mut Report, label: &str, x: &WrkResult, peer: &WrkResult) {
     for (who, w) in [("waci", x), ("wasmtime serve", peer)] {
         if w.errors > 0 {
             r.note(format!(
-                "languages: {label}, {who} had {} non-2xx answers or socket errors",
+                "languages: {label}, {how}, {who} had {} non-2xx answers or socket errors",
                 w.errors
             ));
         }
