@@ -36,7 +36,7 @@ pub mod operator;
 mod output;
 mod serve;
 mod token;
-mod yaml_file;
+pub mod yaml_file;
 
 use clap::{Parser, Subcommand};
 

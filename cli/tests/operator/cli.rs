@@ -8,11 +8,13 @@ use waci::cluster;
 
 const GROUPS: &str = "/apis/containerinstance.waci.dev/v1/namespaces/demo/containergroups";
 
+/// An example file's body, as `container create --file` reads it (no `apiVersion`, `name`
+/// or `type`: the API takes `location`, `tags` and `properties`).
 fn example(file: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../examples")
         .join(file);
-    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    waci::yaml_file::load(&path, None, None).unwrap().body
 }
 
 #[tokio::test]

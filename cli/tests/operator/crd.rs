@@ -46,23 +46,37 @@ fn errors(validator: &jsonschema::Validator, object: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Each example as a name and an ACI body.
+/// Each example as a name and an ACI body: the JSON files as the API takes them, the YAML
+/// files as `container create --file` reads them; those of the examples' own directories
+/// (the Python and JavaScript apps) too.
 fn examples() -> Vec<(String, Value)> {
-    let mut out = Vec::new();
+    let mut files = Vec::new();
     for entry in std::fs::read_dir(repo().join("examples")).unwrap() {
         let path = entry.unwrap().path();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let body: Value = match path.extension().and_then(|e| e.to_str()) {
-            Some("json") => serde_json::from_str(&text).unwrap(),
-            Some("yaml") => serde_yaml::from_str(&text).unwrap(),
+        if path.is_dir() {
+            for inner in std::fs::read_dir(&path).unwrap() {
+                files.push(inner.unwrap().path());
+            }
+        } else {
+            files.push(path);
+        }
+    }
+    let mut out = Vec::new();
+    for path in files {
+        let (name, body) = match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => {
+                let body: Value =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                let stem = path.file_stem().unwrap().to_string_lossy().replace('_', "-");
+                (body["name"].as_str().map_or(stem, str::to_string), body)
+            }
+            Some("yaml") => {
+                let d = waci::yaml_file::load(&path, None, None)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                (d.name, d.body)
+            }
             _ => continue,
         };
-        let stem = path
-            .file_stem()
-            .unwrap()
-            .to_string_lossy()
-            .replace('_', "-");
-        let name = body["name"].as_str().map_or(stem, str::to_string);
         out.push((name, body));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
