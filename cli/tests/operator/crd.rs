@@ -67,7 +67,11 @@ fn examples() -> Vec<(String, Value)> {
             Some("json") => {
                 let body: Value =
                     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-                let stem = path.file_stem().unwrap().to_string_lossy().replace('_', "-");
+                let stem = path
+                    .file_stem()
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('_', "-");
                 (body["name"].as_str().map_or(stem, str::to_string), body)
             }
             Some("yaml") => {
