@@ -403,11 +403,14 @@ async fn export_kubernetes(client: Option<&Client>, a: ExportArgs) -> anyhow::Re
             };
             let group = client.group(rg, name).await?;
             let unknown = yaml_file::secure_variables(&group);
-            (
-                name.clone(),
+            // The body `create --file` would send from the exported file.
+            let d = yaml_file::from_document(
                 yaml_file::export(&group, API_VERSION),
-                unknown,
-            )
+                std::path::Path::new("the exported group"),
+                Some(name),
+                None,
+            )?;
+            (d.name, d.body, unknown)
         }
         _ => anyhow::bail!("name a group (-g and -n) or a file (--from-file)"),
     };

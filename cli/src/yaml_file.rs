@@ -46,6 +46,17 @@ fn parse(
 ) -> Result<Definition, Error> {
     let doc: Value =
         serde_yaml::from_str(text).map_err(|e| Error::Yaml(path.into(), e.to_string()))?;
+    from_document(doc, path, name, location)
+}
+
+/// What a file's document (`path` names it in errors) asks for: its name and the body to
+/// PUT, which holds its `location`, `tags` and `properties` (not `apiVersion` or `type`).
+pub fn from_document(
+    doc: Value,
+    path: &Path,
+    name: Option<&str>,
+    location: Option<&str>,
+) -> Result<Definition, Error> {
     let Value::Object(top) = doc else {
         return Err(Error::NotAMapping(path.into()));
     };
