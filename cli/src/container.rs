@@ -426,5 +426,14 @@ async fn export_kubernetes(client: Option<&Client>, a: ExportArgs) -> anyhow::Re
             unknown_secrets.join(", ")
         );
     }
+    let left_out = crate::kubernetes::exec_probes(&spec);
+    if !left_out.is_empty() {
+        eprintln!(
+            "Warning: the Pod in {} leaves out the exec probes ({}): on a node the shim runs no \
+             exec, so kubelet's would fail every time; use httpGet probes there.",
+            a.file.display(),
+            left_out.join(", ")
+        );
+    }
     Ok(())
 }

@@ -24,7 +24,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use waci_platform::model::{
-    Container, ContainerGroupSpec, IpAddressType, Probe, Protocol, VolumeSource, parse,
+    Container, ContainerGroupSpec, IpAddressType, Probe, ProbeAction, Protocol, VolumeSource, parse,
 };
 
 /// The RuntimeClass and its handler: containerd's runtime `io.containerd.waci.v1`.
@@ -286,15 +286,19 @@ fn container(group: &str, c: &Container) -> KContainer {
                 })
                 .collect()
         }),
-        liveness_probe: c.liveness_probe.as_ref().map(probe),
-        readiness_probe: c.readiness_probe.as_ref().map(probe),
+        liveness_probe: c.liveness_probe.as_ref().and_then(probe),
+        readiness_probe: c.readiness_probe.as_ref().and_then(probe),
         ..Default::default()
     }
 }
 
 /// A probe as kubelet runs it: the same GET over the Pod's network, with the same timings.
-fn probe(p: &Probe) -> KProbe {
-    let get = &p.http_get;
+/// An `exec` probe has none: kubelet would run its command through the runtime's exec,
+/// which the shim does not offer, so it would fail every time (see [`exec_probes`]).
+fn probe(p: &Probe) -> Option<KProbe> {
+    let ProbeAction::HttpGet(get) = &p.action else {
+        return None;
+    };
     let headers: Vec<HTTPHeader> = get
         .http_headers
         .iter()
@@ -303,22 +307,44 @@ fn probe(p: &Probe) -> KProbe {
             value: value.clone(),
         })
         .collect();
+    let http_get = Some(HTTPGetAction {
+        path: Some(get.path.clone()),
+        port: IntOrString::Int(i32::from(get.port)),
+        scheme: Some(get.scheme.as_str().to_ascii_uppercase()),
+        http_headers: (!headers.is_empty()).then_some(headers),
+        ..Default::default()
+    });
     let seconds = |n: u32| Some(i32::try_from(n).unwrap_or(i32::MAX));
-    KProbe {
-        http_get: Some(HTTPGetAction {
-            path: Some(get.path.clone()),
-            port: IntOrString::Int(i32::from(get.port)),
-            scheme: Some(get.scheme.as_str().to_ascii_uppercase()),
-            http_headers: (!headers.is_empty()).then_some(headers),
-            ..Default::default()
-        }),
+    Some(KProbe {
+        http_get,
         initial_delay_seconds: seconds(p.initial_delay_seconds),
         period_seconds: seconds(p.period_seconds),
         failure_threshold: seconds(p.failure_threshold),
         success_threshold: seconds(p.success_threshold),
         timeout_seconds: seconds(p.timeout_seconds),
         ..Default::default()
-    }
+    })
+}
+
+/// The group's `exec` probes, as `<container> <livenessProbe|readinessProbe>`: those its Pod
+/// leaves out, which `export` says.
+pub fn exec_probes(g: &ContainerGroupSpec) -> Vec<String> {
+    let exec = |p: &Option<Probe>| {
+        p.as_ref()
+            .is_some_and(|p| matches!(p.action, ProbeAction::Exec(_)))
+    };
+    g.containers
+        .iter()
+        .flat_map(|c| {
+            [
+                (exec(&c.liveness_probe), "livenessProbe"),
+                (exec(&c.readiness_probe), "readinessProbe"),
+            ]
+            .into_iter()
+            .filter(|(is_exec, _)| *is_exec)
+            .map(|(_, which)| format!("{} {which}", c.name))
+        })
+        .collect()
 }
 
 /// Every secure env value of the group, keyed `<container>.<variable>` in its Secret.

@@ -383,3 +383,56 @@ async fn an_update_takes_traffic_only_once_its_readiness_probe_passes() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exec_liveness_probe_runs_its_command_in_the_container() {
+    let p = TestPlatform::start().await;
+    let alive = base64::engine::general_purpose::STANDARD.encode("yes");
+    let body = probed_group(
+        "Always",
+        "probe-exec",
+        json!({"name": "health", "secret": {"alive": alive}}),
+        json!({"livenessProbe": {
+            "exec": {"command": ["cat", "/health/alive"]},
+            "periodSeconds": 1, "failureThreshold": 2
+        }}),
+    );
+    p.create("rg", "exec-live", body).await;
+    let g = p.wait_for_state("rg", "exec-live", "Running").await;
+    let probe = &g["properties"]["containers"][0]["properties"]["livenessProbe"];
+    assert_eq!(
+        probe["exec"]["command"],
+        json!(["cat", "/health/alive"]),
+        "{probe}"
+    );
+    assert_eq!(probe["periodSeconds"], 1, "{probe}");
+
+    // While the file is there, `cat` exits 0 every second: nothing fails, nothing restarts.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let g = p.get_group("rg", "exec-live").await.body;
+    let text = events_text(&g);
+    assert!(!text.contains("probe failed"), "{text}");
+    assert_eq!(restart_count(&g), 0, "{text}");
+
+    std::fs::remove_file(volume_dir(&p, "health").join("alive")).expect("remove the file");
+    let g = p
+        .wait_for(
+            "rg",
+            "exec-live",
+            "restarted after failing its exec liveness probe",
+            PROBE_TIMEOUT,
+            |g| restart_count(g) >= 1,
+        )
+        .await;
+    let text = events_text(&g);
+    for expected in [
+        "Liveness probe failed: ",
+        "/health/alive",
+        "Container main failed liveness probe, will be restarted",
+    ] {
+        assert!(text.contains(expected), "event {expected:?} in {text}");
+    }
+    // The probe's runs are not the container's: nothing of `cat` is in its logs.
+    let logs = p.logs("rg", "exec-live", "main").await;
+    assert!(!logs.contains("yes"), "{logs}");
+}

@@ -100,6 +100,96 @@ pub struct ContainerProperties {
     /// waci's extension: a service's requests served by warm instances kept between them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_reuse: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<ContainerProbe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<ContainerProbe>,
+}
+
+/// ACI's `ContainerProbe`: one of `httpGet` and `exec`, and its timings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerProbe {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_get: Option<ProbeHttpGet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ProbeExec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_delay_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_threshold: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_threshold: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeHttpGet {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<i64>,
+    /// `http` or `https`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http_headers: Vec<ProbeHttpHeader>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProbeHttpHeader {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProbeExec {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+}
+
+/// A probe of the model in the resource's shape.
+fn probe(p: &model::Probe) -> ContainerProbe {
+    let n = |x: u32| Some(i64::from(x));
+    let (http_get, exec) = match &p.action {
+        model::ProbeAction::HttpGet(g) => (
+            Some(ProbeHttpGet {
+                path: Some(g.path.clone()),
+                port: Some(i64::from(g.port)),
+                scheme: Some(g.scheme.as_str().into()),
+                http_headers: g
+                    .http_headers
+                    .iter()
+                    .map(|(name, value)| ProbeHttpHeader {
+                        name: Some(name.clone()),
+                        value: Some(value.clone()),
+                    })
+                    .collect(),
+            }),
+            None,
+        ),
+        model::ProbeAction::Exec(command) => (
+            None,
+            Some(ProbeExec {
+                command: command.clone(),
+            }),
+        ),
+    };
+    ContainerProbe {
+        http_get,
+        exec,
+        initial_delay_seconds: n(p.initial_delay_seconds),
+        period_seconds: n(p.period_seconds),
+        failure_threshold: n(p.failure_threshold),
+        success_threshold: n(p.success_threshold),
+        timeout_seconds: n(p.timeout_seconds),
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -365,6 +455,8 @@ pub fn properties(g: &model::ContainerGroupSpec) -> ContainerGroupProperties {
                 })
                 .collect(),
             instance_reuse: c.instance_reuse.then_some(true),
+            liveness_probe: c.liveness_probe.as_ref().map(probe),
+            readiness_probe: c.readiness_probe.as_ref().map(probe),
         }),
     };
     ContainerGroupProperties {

@@ -194,3 +194,25 @@ fn waci_s_own_extension_instance_reuse_goes_through_the_resource() {
     assert!(errors(&validator(), &object).is_empty());
     assert!(cg.group_spec().unwrap().containers[0].instance_reuse);
 }
+
+#[test]
+fn probes_go_through_the_resource_and_its_schema() {
+    let body = json!({"properties": {"containers": [{"name": "web", "properties": {
+        "image": "w", "ports": [{"port": 80}],
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": 80}, "periodSeconds": 2},
+        "livenessProbe": {"exec": {"command": ["cat", "/health/ok"]}, "failureThreshold": 5},
+    }}]}});
+    let cg = resource::from_body("web", &body).unwrap();
+    let object = serde_json::to_value(&cg).unwrap();
+    let props = &object["spec"]["containers"][0]["properties"];
+    assert_eq!(props["readinessProbe"]["httpGet"]["path"], "/ready");
+    assert_eq!(
+        props["livenessProbe"]["exec"]["command"],
+        json!(["cat", "/health/ok"])
+    );
+    assert!(errors(&validator(), &object).is_empty());
+    let spec = cg.group_spec().unwrap();
+    let c = &spec.containers[0];
+    assert_eq!(c.readiness_probe.as_ref().unwrap().period_seconds, 2);
+    assert_eq!(c.liveness_probe.as_ref().unwrap().failure_threshold, 5);
+}

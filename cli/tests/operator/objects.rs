@@ -332,3 +332,24 @@ fn a_spec_the_parser_refuses_gives_no_objects_and_the_message_waci_serve_gives()
         "InvalidResourceName"
     );
 }
+
+#[test]
+fn an_exec_probe_stays_in_the_resource_and_out_of_the_pod() {
+    let spec = json!({"containers": [{"name": "web", "properties": {
+        "image": "r.example.com/web:1", "ports": [{"port": 80}],
+        "resources": {"requests": {"cpu": 1, "memoryInGB": 1}},
+        "livenessProbe": {"exec": {"command": ["cat", "/health/ok"]}},
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": 80}, "periodSeconds": 2},
+    }}]});
+    let objects = applied(spec.clone());
+    let pod = objects.iter().find(|o| o["kind"] == "Pod").expect("a Pod");
+    let c = &pod["spec"]["containers"][0];
+    assert!(c.get("livenessProbe").is_none(), "{c:#}");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/ready", "{c:#}");
+    assert_eq!(c["readinessProbe"]["periodSeconds"], 2, "{c:#}");
+    let g = waci::kubernetes::parse_group("g", &json!({"properties": spec})).unwrap();
+    assert_eq!(
+        waci::kubernetes::exec_probes(&g),
+        vec!["web livenessProbe".to_string()]
+    );
+}

@@ -106,17 +106,24 @@ mod input {
         pub security_context: Option<()>,
     }
 
-    /// ACI's `ContainerProbe`; an `exec` probe is refused for now. Defaults: period 10 s,
+    /// ACI's `ContainerProbe`: exactly one of `httpGet` and `exec`. Defaults: period 10 s,
     /// timeout 1 s, failure threshold 3, success threshold 1, no initial delay.
     #[derive(ToSchema)]
     #[schema(rename_all = "camelCase")]
     pub struct ProbeInput {
-        pub http_get: HttpGetInput,
+        pub http_get: Option<HttpGetInput>,
+        pub exec: Option<ExecProbeInput>,
         pub initial_delay_seconds: Option<u32>,
         pub period_seconds: Option<u32>,
         pub failure_threshold: Option<u32>,
         pub success_threshold: Option<u32>,
         pub timeout_seconds: Option<u32>,
+    }
+
+    /// A command run in the container's sandbox as exec runs it; exit code 0 passes.
+    #[derive(ToSchema)]
+    pub struct ExecProbeInput {
+        pub command: Vec<String>,
     }
 
     /// A GET of `path` on a TCP port the container declares, made in process.

@@ -15,12 +15,23 @@ pub const DEFAULT_SUCCESS_THRESHOLD: u32 = 1;
 /// One probe of a container, with every default filled in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Probe {
-    pub http_get: HttpGet,
+    /// Flattened, so a stored probe reads `{"http_get": {..}, ..}` as before `exec` existed.
+    #[serde(flatten)]
+    pub action: ProbeAction,
     pub initial_delay_seconds: u32,
     pub period_seconds: u32,
     pub failure_threshold: u32,
     pub success_threshold: u32,
     pub timeout_seconds: u32,
+}
+
+/// What a probe does: exactly one of ACI's `httpGet` and `exec`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeAction {
+    HttpGet(HttpGet),
+    /// `exec.command`: run in the container's sandbox as exec runs it; exit code 0 passes.
+    Exec(Vec<String>),
 }
 
 /// `httpGet`: a GET of `path` on one of the container's declared ports.
@@ -45,5 +56,37 @@ impl HttpScheme {
             HttpScheme::Http => "http",
             HttpScheme::Https => "https",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A probe stored before `exec` existed (`http_get` beside the timings) still reads,
+    /// and an exec probe is stored the same way, beside them.
+    #[test]
+    fn stored_probes_keep_their_shape() {
+        let stored = r#"{"http_get":{"path":"/healthz","port":80,"scheme":"Http","http_headers":[]},
+            "initial_delay_seconds":0,"period_seconds":10,"failure_threshold":3,
+            "success_threshold":1,"timeout_seconds":1}"#;
+        let p: Probe = serde_json::from_str(stored).unwrap();
+        assert_eq!(
+            p.action,
+            ProbeAction::HttpGet(HttpGet {
+                path: "/healthz".into(),
+                port: 80,
+                scheme: HttpScheme::Http,
+                http_headers: vec![],
+            })
+        );
+        let exec = Probe {
+            action: ProbeAction::Exec(vec!["cat".into(), "/ok".into()]),
+            ..p
+        };
+        let json = serde_json::to_value(&exec).unwrap();
+        assert_eq!(json["exec"], serde_json::json!(["cat", "/ok"]));
+        assert_eq!(json["period_seconds"], 10);
+        assert_eq!(serde_json::from_value::<Probe>(json).unwrap(), exec);
     }
 }

@@ -8,7 +8,10 @@ use utoipa::ToSchema;
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerProbe<'a> {
-    pub http_get: ContainerHttpGet<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_get: Option<ContainerHttpGet<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ContainerExec<'a>>,
     pub initial_delay_seconds: u32,
     pub period_seconds: u32,
     pub failure_threshold: u32,
@@ -27,6 +30,12 @@ pub struct ContainerHttpGet<'a> {
     pub http_headers: Vec<HttpHeader<'a>>,
 }
 
+/// An `exec` probe: the command run in the container's sandbox.
+#[derive(Serialize, ToSchema)]
+pub struct ContainerExec<'a> {
+    pub command: &'a [String],
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct HttpHeader<'a> {
     pub name: &'a str,
@@ -34,18 +43,25 @@ pub struct HttpHeader<'a> {
 }
 
 pub(super) fn probe_out(p: &m::Probe) -> ContainerProbe<'_> {
-    let get = &p.http_get;
+    let (http_get, exec) = match &p.action {
+        m::ProbeAction::HttpGet(get) => (
+            Some(ContainerHttpGet {
+                path: &get.path,
+                port: get.port,
+                scheme: get.scheme.as_str(),
+                http_headers: get
+                    .http_headers
+                    .iter()
+                    .map(|(name, value)| HttpHeader { name, value })
+                    .collect(),
+            }),
+            None,
+        ),
+        m::ProbeAction::Exec(command) => (None, Some(ContainerExec { command })),
+    };
     ContainerProbe {
-        http_get: ContainerHttpGet {
-            path: &get.path,
-            port: get.port,
-            scheme: get.scheme.as_str(),
-            http_headers: get
-                .http_headers
-                .iter()
-                .map(|(name, value)| HttpHeader { name, value })
-                .collect(),
-        },
+        http_get,
+        exec,
         initial_delay_seconds: p.initial_delay_seconds,
         period_seconds: p.period_seconds,
         failure_threshold: p.failure_threshold,

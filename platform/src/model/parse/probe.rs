@@ -26,70 +26,29 @@ pub(super) fn probe(p: &At<'_>, key: &str, ports: &[Port]) -> Res<Option<Probe>>
     let Some(pr) = p.obj(key)? else {
         return Ok(None);
     };
-    let Some(get_value) = pr.get("httpGet") else {
-        let f = pr.field("httpGet");
-        return Err(invalid(
-            &f,
-            format!(
-                "'{}' needs 'httpGet' (an 'exec' probe is not supported yet).",
-                pr.path
-            ),
-        ));
-    };
-    let get = At::root(get_value, &pr.field("httpGet"))?;
-    let port_field = get.field("port");
-    let port = super::parts::port(get_value, &get.path)?.port;
-    if !ports
-        .iter()
-        .any(|d| d.port == port && d.protocol == Protocol::Tcp)
-    {
-        return Err(invalid(
-            &port_field,
-            format!(
-                "'{port_field}' is {port}; a probe calls a TCP port the container declares in its 'ports'."
-            ),
-        ));
-    }
-    let path = get.str("path")?.unwrap_or("/");
-    if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        let f = get.field("path");
-        return Err(invalid(
-            &f,
-            format!("'{f}' is '{path}'; a probe path starts with '/' and has no spaces."),
-        ));
-    }
-    let scheme = get
-        .enum_of(
-            "scheme",
-            &[("http", HttpScheme::Http), ("https", HttpScheme::Https)],
-        )?
-        .unwrap_or(HttpScheme::Http);
-    let mut http_headers = Vec::new();
-    for (f, h) in get.arr("httpHeaders")? {
-        let h = At::root(h, &f)?;
-        let name = h.required_str("name")?;
-        let valid = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-        if !valid {
+    let action = match (pr.get("httpGet"), pr.get("exec")) {
+        (Some(_), Some(_)) => {
+            let f = pr.field("exec");
             return Err(invalid(
-                &h.field("name"),
+                &f,
                 format!(
-                    "'{}' is '{name}', which is not an HTTP header name.",
-                    h.field("name")
+                    "'{}' has both 'httpGet' and 'exec'; a probe does one of them.",
+                    pr.path
                 ),
             ));
         }
-        let value = h.str("value")?.unwrap_or("");
-        if value.chars().any(|c| c.is_control() && c != '\t') {
+        (None, None) => {
+            let f = pr.field("httpGet");
             return Err(invalid(
-                &h.field("value"),
-                format!("'{}' holds a control character.", h.field("value")),
+                &f,
+                format!("'{}' needs 'httpGet' or 'exec'.", pr.path),
             ));
         }
-        http_headers.push((name.to_string(), value.to_string()));
-    }
+        (None, Some(exec_value)) => ProbeAction::Exec(exec_command(exec_value, &pr.field("exec"))?),
+        (Some(get_value), None) => {
+            ProbeAction::HttpGet(http_get(get_value, &pr.field("httpGet"), ports)?)
+        }
+    };
     let success_threshold = seconds(&pr, "successThreshold", 1.0, DEFAULT_SUCCESS_THRESHOLD)?;
     if key.eq_ignore_ascii_case("livenessProbe") && success_threshold != 1 {
         let f = pr.field("successThreshold");
@@ -101,12 +60,7 @@ pub(super) fn probe(p: &At<'_>, key: &str, ports: &[Port]) -> Res<Option<Probe>>
         ));
     }
     Ok(Some(Probe {
-        http_get: HttpGet {
-            path: path.to_string(),
-            port,
-            scheme,
-            http_headers,
-        },
+        action,
         initial_delay_seconds: seconds(&pr, "initialDelaySeconds", 0.0, 0)?,
         period_seconds: seconds(&pr, "periodSeconds", 1.0, DEFAULT_PERIOD_SECONDS)?,
         failure_threshold: seconds(&pr, "failureThreshold", 1.0, DEFAULT_FAILURE_THRESHOLD)?,
@@ -181,4 +135,89 @@ pub(super) fn sku_and_priority(props: &At<'_>) -> Res<Option<String>> {
     Ok(props
         .enum_of("priority", &[("Regular", ())])?
         .map(|()| "Regular".to_string()))
+}
+
+/// `httpGet` of a probe at `at`: a GET on a TCP port of the container's `ports`.
+fn http_get(get_value: &Value, at: &str, ports: &[Port]) -> Res<HttpGet> {
+    let get = At::root(get_value, at)?;
+    let port_field = get.field("port");
+    let port = super::parts::port(get_value, &get.path)?.port;
+    if !ports
+        .iter()
+        .any(|d| d.port == port && d.protocol == Protocol::Tcp)
+    {
+        return Err(invalid(
+            &port_field,
+            format!(
+                "'{port_field}' is {port}; a probe calls a TCP port the container declares in its 'ports'."
+            ),
+        ));
+    }
+    let path = get.str("path")?.unwrap_or("/");
+    if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let f = get.field("path");
+        return Err(invalid(
+            &f,
+            format!("'{f}' is '{path}'; a probe path starts with '/' and has no spaces."),
+        ));
+    }
+    let scheme = get
+        .enum_of(
+            "scheme",
+            &[("http", HttpScheme::Http), ("https", HttpScheme::Https)],
+        )?
+        .unwrap_or(HttpScheme::Http);
+    let mut http_headers = Vec::new();
+    for (f, h) in get.arr("httpHeaders")? {
+        let h = At::root(h, &f)?;
+        let name = h.required_str("name")?;
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !valid {
+            return Err(invalid(
+                &h.field("name"),
+                format!(
+                    "'{}' is '{name}', which is not an HTTP header name.",
+                    h.field("name")
+                ),
+            ));
+        }
+        let value = h.str("value")?.unwrap_or("");
+        if value.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(invalid(
+                &h.field("value"),
+                format!("'{}' holds a control character.", h.field("value")),
+            ));
+        }
+        http_headers.push((name.to_string(), value.to_string()));
+    }
+    Ok(HttpGet {
+        path: path.to_string(),
+        port,
+        scheme,
+        http_headers,
+    })
+}
+
+/// `exec` of a probe at `at`: its `command`, one word per item, which exec runs in the
+/// container's sandbox.
+fn exec_command(exec_value: &Value, at: &str) -> Res<Vec<String>> {
+    let exec = At::root(exec_value, at)?;
+    let mut command = Vec::new();
+    for (f, w) in exec.arr("command")? {
+        match w {
+            Value::String(s) if !s.is_empty() => command.push(s.clone()),
+            _ => return Err(invalid(&f, format!("'{f}' must be a non-empty string."))),
+        }
+    }
+    if command.is_empty() {
+        let f = exec.field("command");
+        return Err(invalid(
+            &f,
+            format!("'{f}' needs the command to run, e.g. [\"cat\", \"/health/ok\"]."),
+        ));
+    }
+    Ok(command)
 }

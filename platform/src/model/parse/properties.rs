@@ -220,9 +220,15 @@ impl Table {
         self.h(format!("{pr}.httpGet.httpHeaders[].value"), None);
         self.add(
             format!("{pr}.exec"),
-            Refused("exec probes are not supported yet: use an httpGet probe"),
-            "",
-            Some(json!({"command": ["cat", "/tmp/healthy"]})),
+            Honoured,
+            "run as exec runs it; exit code 0 passes",
+            None,
+        );
+        self.add(
+            format!("{pr}.exec.command"),
+            Honoured,
+            "a toolbox command or the container's own",
+            None,
         );
         let defaults = [
             ("initialDelaySeconds", "default 0"),

@@ -153,12 +153,12 @@ fn probes_take_aci_defaults_and_blame_their_fields() {
     assert_eq!(
         probe,
         Probe {
-            http_get: HttpGet {
+            action: ProbeAction::HttpGet(HttpGet {
                 path: "/".into(),
                 port: 80,
                 scheme: HttpScheme::Http,
                 http_headers: vec![("X-Probe".into(), "1".into())],
-            },
+            }),
             initial_delay_seconds: 0,
             period_seconds: 10,
             failure_threshold: 3,
@@ -174,8 +174,33 @@ fn probes_take_aci_defaults_and_blame_their_fields() {
         |b| probe(b, "livenessProbe", json!({"httpGet": {"port": 81}})),
         Some(&format!("{at}.livenessProbe.httpGet.port")),
     );
+    // An exec probe names its command and needs no port.
+    let mut body = base();
+    body["properties"]["containers"][0]["properties"]["livenessProbe"] =
+        json!({"exec": {"command": ["cat", "/health/ok"]}, "periodSeconds": 2});
+    let spec = parse(body).unwrap();
+    let probe_of = spec.containers[0].liveness_probe.clone().unwrap();
+    assert_eq!(
+        probe_of.action,
+        ProbeAction::Exec(vec!["cat".into(), "/health/ok".into()])
+    );
+    assert_eq!(probe_of.period_seconds, 2);
     check(
-        |b| probe(b, "livenessProbe", json!({"exec": {"command": ["true"]}})),
+        |b| probe(b, "livenessProbe", json!({"exec": {"command": []}})),
+        Some(&format!("{at}.livenessProbe.exec.command")),
+    );
+    check(
+        |b| probe(b, "livenessProbe", json!({"exec": {"command": ["ls", 3]}})),
+        Some(&format!("{at}.livenessProbe.exec.command[1]")),
+    );
+    check(
+        |b| {
+            probe(
+                b,
+                "livenessProbe",
+                json!({"exec": {"command": ["true"]}, "httpGet": {"port": 80}}),
+            )
+        },
         Some(&format!("{at}.livenessProbe.exec")),
     );
     check(

@@ -4,12 +4,15 @@
 //! back, its requests in flight given the drain grace) and restart it under the group's
 //! restart policy, raising `restartCount`, or end it `Terminated` under `Never`.
 //!
+//! An `httpGet` probe is handed to the service in process; an `exec` probe runs its command
+//! in the container's sandbox through exec, and passes on exit code 0.
+//!
 //! Each failure is an `Unhealthy` event in Kubernetes' words ("Readiness probe failed: ...");
 //! repeats of the same failure count up on one event instead of adding events.
 
 use super::group::GroupCtx;
 use super::{BACKOFF_FIRST, BACKOFF_RESET_AFTER, ms};
-use crate::model::{Container, ContainerState, Probe, RestartPolicy, now_rfc3339};
+use crate::model::{Container, ContainerState, Probe, ProbeAction, RestartPolicy, now_rfc3339};
 use crate::runtime::core::DRAIN_GRACE;
 use crate::runtime::core::probe::{Admission, http_get};
 use crate::runtime::core::service::Service;
@@ -123,7 +126,7 @@ pub(super) async fn ready_before_takeover(
     loop {
         let result = tokio::select! {
             _ = life.cancelled() => return false,
-            r = check(service, p) => r,
+            r = check(ctx, name, service, p) => r,
         };
         match result {
             Ok(()) => {
@@ -153,10 +156,70 @@ async fn pause(life: &CancellationToken, d: Duration) -> bool {
     }
 }
 
-/// One probe of the service, within the probe's timeout.
-async fn check(service: &Arc<Service>, p: &Probe) -> Result<(), String> {
+/// One probe of container `name` (whose service is `service`), within the probe's timeout.
+async fn check(
+    ctx: &Arc<GroupCtx>,
+    name: &str,
+    service: &Arc<Service>,
+    p: &Probe,
+) -> Result<(), String> {
     let timeout = Duration::from_secs(p.timeout_seconds.into());
-    http_get(service, &p.http_get, timeout).await
+    match &p.action {
+        ProbeAction::HttpGet(get) => http_get(service, get, timeout).await,
+        ProbeAction::Exec(command) => exec(ctx, name, command, timeout).await,
+    }
+}
+
+/// The most of an exec probe's output a failure's event quotes.
+const EXEC_OUTPUT_QUOTED: usize = 1024;
+
+/// An `exec` probe: `command` run in the container's sandbox as exec runs it, with no input;
+/// exit code 0 within `timeout` passes. A failure says what the command printed, as
+/// kubelet's "Liveness probe failed: <output>" does, or its exit code if it printed nothing.
+async fn exec(
+    ctx: &Arc<GroupCtx>,
+    name: &str,
+    command: &[String],
+    timeout: Duration,
+) -> Result<(), String> {
+    let run = ctx
+        .rt
+        .exec(ctx.id, name, command.to_vec())
+        .await
+        .map_err(|e| format!("command {command:?} cannot run: {e}"))?;
+    let crate::runtime::exec::ExecRun {
+        input,
+        mut output,
+        mut end,
+    } = run.start(false);
+    // No input: the guest's stdin ends at once, and with the input's echo gone the output
+    // ends when the run does.
+    drop(input);
+    let mut printed = Vec::new();
+    let ran = tokio::time::timeout(timeout, async {
+        while let Some(bytes) = output.next().await {
+            let room = EXEC_OUTPUT_QUOTED.saturating_sub(printed.len());
+            printed.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        }
+        end.ended().await
+    })
+    .await;
+    // Dropping `end` ends a run still going.
+    let Ok(ended) = ran else {
+        return Err(format!(
+            "command {command:?} timed out after {} s",
+            timeout.as_secs()
+        ));
+    };
+    if ended.exit_code == 0 {
+        return Ok(());
+    }
+    let printed = String::from_utf8_lossy(&printed).trim().to_string();
+    Err(if printed.is_empty() {
+        format!("command {command:?} exited with {}", ended.exit_code)
+    } else {
+        printed
+    })
 }
 
 /// Probes until `failureThreshold` failures in a row (`Some` with the last failure) or the
@@ -175,7 +238,7 @@ async fn liveness(
     loop {
         let result = tokio::select! {
             _ = life.cancelled() => return None,
-            r = check(service, p) => r,
+            r = check(ctx, name, service, p) => r,
         };
         match result {
             Ok(()) => failures = 0,
@@ -213,7 +276,7 @@ async fn readiness(
     loop {
         let result = tokio::select! {
             _ = life.cancelled() => return,
-            r = check(&service, &p) => r,
+            r = check(&ctx, &name, &service, &p) => r,
         };
         match result {
             Ok(()) => {

@@ -116,7 +116,7 @@ pub(super) async fn containers(
                 if c.liveness_probe.is_some() || c.readiness_probe.is_some() {
                     let message = format!(
                         "The probes of container {} are not run: it is a command (wasi:cli/run), \
-                         and an httpGet probe calls a service (wasi:http/incoming-handler) in process",
+                         and probes watch a service (wasi:http/incoming-handler)",
                         c.name
                     );
                     ctx.event(Some(&c.name), "Warning", message, true).await;
