@@ -3,8 +3,11 @@
 //! file; anything else is an OCI reference, pulled by [`crate::registry`].
 //! This module knows neither wasmtime nor the store.
 
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
 
 /// The quickstart images, built from `guests/` by build.rs.
 const BUILT_IN: &[(&str, &[u8])] = &[
@@ -192,13 +195,19 @@ pub fn resolve(reference: &str) -> Result<Image, Error> {
             })
         }
         Kind::Path(p) => {
+            let before = Stamp::of(&p);
             let bytes = std::fs::read(&p)
                 .map_err(|e| Error::Unreadable(reference.into(), e.to_string()))?;
+            let digest = digest(&bytes);
+            // Remembered only if the file did not change while it was read.
+            if let Some(stamp) = before.filter(|s| Some(*s) == Stamp::of(&p)) {
+                file_digests().insert(p.clone(), (stamp, digest.clone()));
+            }
             Ok(Image {
                 reference: reference.into(),
-                digest: digest(&bytes),
+                digest,
                 bytes: Arc::from(bytes),
-                source: format!("file {}", p.display()),
+                source: file_source(&p),
             })
         }
         Kind::Registry => Err(Error::InRegistry(reference.into())),
@@ -206,6 +215,68 @@ pub fn resolve(reference: &str) -> Result<Image, Error> {
 }
 
 pub use crate::registry::digest;
+
+fn file_source(p: &Path) -> String {
+    format!("file {}", p.display())
+}
+
+/// What tells a file's contents apart without reading them, as make and cargo judge
+/// freshness: its size, modification time, device and inode. Writing a file changes its
+/// modification time; replacing it (a build's write-then-rename) changes its inode.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: SystemTime,
+    dev: u64,
+    ino: u64,
+}
+
+impl Stamp {
+    fn of(p: &Path) -> Option<Stamp> {
+        let m = std::fs::metadata(p).ok()?;
+        Some(Stamp {
+            len: m.len(),
+            modified: m.modified().ok()?,
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+}
+
+/// Each file image's digest as last read, by path, with the file's stamp then.
+fn file_digests() -> std::sync::MutexGuard<'static, HashMap<PathBuf, (Stamp, String)>> {
+    static FILE_DIGESTS: OnceLock<Mutex<HashMap<PathBuf, (Stamp, String)>>> = OnceLock::new();
+    FILE_DIGESTS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// A file image known without reading it: its digest when [`resolve`] last read it, its
+/// size, and where it is, for the `Pulled` event.
+pub struct KnownFile {
+    pub digest: String,
+    pub len: u64,
+    pub source: String,
+}
+
+/// The digest of file image `reference` as [`resolve`] last read it, if the file is
+/// unchanged since (one `stat`, no read): a start whose compiled code is already loaded
+/// needs nothing more. `None` for a file never read or changed since, and for any other
+/// kind of image.
+pub fn known_file(reference: &str) -> Option<KnownFile> {
+    let Ok(Kind::Path(p)) = kind(reference) else {
+        return None;
+    };
+    let stamp = Stamp::of(&p)?;
+    let digests = file_digests();
+    let (known, digest) = digests.get(&p)?;
+    (*known == stamp).then(|| KnownFile {
+        digest: digest.clone(),
+        len: stamp.len,
+        source: file_source(&p),
+    })
+}
 
 #[cfg(test)]
 mod tests {
@@ -228,5 +299,33 @@ mod tests {
         }
         let http = images.iter().find(|b| b.reference == "waci/hello-http");
         assert_eq!(http.and_then(|b| b.port), Some(80));
+    }
+
+    #[test]
+    fn a_file_s_digest_is_known_until_the_file_changes() {
+        let dir = std::env::temp_dir().join(format!("waci-images-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("app.wasm");
+        let reference = file.to_str().unwrap().to_string();
+        std::fs::write(&file, b"first contents").unwrap();
+        assert!(known_file(&reference).is_none(), "never read");
+
+        let first = resolve(&reference).unwrap();
+        let known = known_file(&reference).expect("known once read");
+        assert_eq!(known.digest, first.digest);
+        assert_eq!(known.len, 14);
+
+        // Rewritten in place (its modification time changes), then replaced (its inode).
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&file, b"second contents").unwrap();
+        assert!(known_file(&reference).is_none(), "changed in place");
+        let second = resolve(&reference).unwrap();
+        assert_ne!(second.digest, first.digest);
+        let tmp = dir.join("app.wasm.new");
+        std::fs::write(&tmp, b"third contents!").unwrap();
+        std::fs::rename(&tmp, &file).unwrap();
+        assert!(known_file(&reference).is_none(), "replaced");
+        assert!(known_file("waci/hello-http").is_none());
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

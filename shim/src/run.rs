@@ -113,7 +113,7 @@ async fn run(ctx: &impl RuntimeContext) -> anyhow::Result<i32> {
 
     match &loaded.workload {
         Workload::Command(pre) => {
-            let exit = run_once(&engines, pre, &sandbox, &stop, None).await;
+            let exit = run_once(&engines, pre.current(), &sandbox, &stop, None).await;
             match &exit {
                 Exit::Code(_) => {}
                 Exit::OutOfMemory => {

@@ -199,6 +199,33 @@ async fn the_example_runs_as_its_readme_says(lang: &str, heading: &str) {
         shown.stdout
     );
 
+    // Never compiled before, it served on the baseline compiler's code; the optimised code
+    // is compiled in the background into the platform's cache.
+    let g = p.get_group("languages", &given.name).await.body;
+    assert!(
+        g.to_string().contains("by the baseline compiler"),
+        "the Compiled event names the baseline compiler: {g:#}"
+    );
+    let cache = p.data_dir.path().join("cache");
+    eventually(
+        "the optimised code in the cache",
+        Duration::from_secs(300),
+        || async {
+            let files: Vec<String> = std::fs::read_dir(&cache)
+                .map(|d| {
+                    d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if files.iter().any(|f| f.ends_with(".cwasm")) {
+                Ok(())
+            } else {
+                Err(format!("{files:?}"))
+            }
+        },
+    )
+    .await;
+
     p.waci(&format!(
         "container delete -g languages -n {} --yes",
         given.name

@@ -152,7 +152,7 @@ impl Runtime {
             .await
             .map_err(|e| ExecError::Toolbox(e.to_string()))?;
         match &loaded.workload {
-            Workload::Command(pre) => Ok(pre.clone()),
+            Workload::Command(pre) => Ok(pre.current().clone()),
             Workload::Service(_) => Err(ExecError::Toolbox("it is not a command".into())),
         }
     }

@@ -84,7 +84,7 @@ pub async fn run_on(
     cancel: &CancellationToken,
     max_runtime: Option<std::time::Duration>,
 ) -> Exit {
-    let mut store = match sandbox.store_with(&engines.engine, console) {
+    let mut store = match sandbox.store_with(pre.instance_pre().engine(), console) {
         Ok(s) => s,
         Err(e) => return Exit::Trap(e.to_string()),
     };

@@ -3,6 +3,13 @@
 //!
 //! Invariant: a component is compiled at most once per content digest and engine build;
 //! the result is kept on disk (`<data dir>/cache`) and in memory as a ready `*Pre`.
+//!
+//! Two tiers. Cranelift's optimised code is what runs and what the cache keeps. A heavy
+//! component (at least [`BASELINE_FIRST_BYTES`]) that no cache has yet is first compiled
+//! with Winch, wasmtime's baseline compiler, on an engine of its own: about ten times
+//! faster to compile, slower to run. It serves at once while Cranelift compiles in the
+//! background; from then on every new instance (every request of a service, every run
+//! of a command) uses Cranelift's code, and the cache has it for every later start.
 
 use super::cpu::Scheduler;
 use super::host::Host;
@@ -10,11 +17,13 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy,
+};
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
@@ -36,10 +45,55 @@ const POOL_KEEP_RESIDENT: usize = 1 << 20;
 /// The same for tables (a guest's function tables, filled in lazily as it calls through them).
 const POOL_TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
+/// Components this large or larger that are in no cache yet run on Winch's code first
+/// (the Python and JavaScript runtimes are 12–40 MB; the Rust guests under 1 MB).
+pub const BASELINE_FIRST_BYTES: usize = 4 << 20;
+
 /// What a component is, told by what it exports (DESIGN.md §4).
 pub enum Workload {
-    Command(CommandPre<Host>),
-    Service(ProxyPre<Host>),
+    Command(Tiered<CommandPre<Host>>),
+    Service(Tiered<ProxyPre<Host>>),
+}
+
+/// A component's ready code: Winch's first when that is all there is yet, then Cranelift's
+/// once the background compile has it. Take [`Tiered::current`] once per instance: a store
+/// and the instance in it come from one engine.
+pub struct Tiered<P> {
+    first: P,
+    /// Whether `first` is Winch's code.
+    baseline: bool,
+    /// Cranelift's code, set once by the background compile.
+    optimized: Arc<OnceLock<P>>,
+}
+
+impl<P: Clone> Clone for Tiered<P> {
+    fn clone(&self) -> Self {
+        Tiered {
+            first: self.first.clone(),
+            baseline: self.baseline,
+            optimized: self.optimized.clone(),
+        }
+    }
+}
+
+impl<P> Tiered<P> {
+    fn new(first: P, baseline: bool) -> Self {
+        Tiered {
+            first,
+            baseline,
+            optimized: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The best code there is now.
+    pub fn current(&self) -> &P {
+        self.optimized.get().unwrap_or(&self.first)
+    }
+
+    /// Whether new instances still get the baseline compiler's code.
+    pub fn is_baseline(&self) -> bool {
+        self.baseline && self.optimized.get().is_none()
+    }
 }
 
 pub struct Loaded {
@@ -48,6 +102,16 @@ pub struct Loaded {
     /// `true` when the compiled code came from the cache, not the compiler.
     pub cache_hit: bool,
     pub load_time: Duration,
+}
+
+impl Loaded {
+    /// Whether new instances still get the baseline compiler's code.
+    pub fn is_baseline(&self) -> bool {
+        match &self.workload {
+            Workload::Command(t) => t.is_baseline(),
+            Workload::Service(t) => t.is_baseline(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +140,9 @@ pub struct Engines {
     /// Where guest code runs and how the cores are shared (`cpu.rs`).
     pub cpu: Arc<Scheduler>,
     linker: Linker<Host>,
+    /// Winch's engine and linker, for the first start of a heavy component; `None` where
+    /// Winch cannot run (it needs AVX on x86_64, or another architecture).
+    baseline: Option<(Engine, Linker<Host>)>,
     cache_dir: PathBuf,
     /// Hash of the engine's code-compatibility settings, part of every cache file name.
     compat: u64,
@@ -110,10 +177,14 @@ impl Engines {
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        super::net::sockets::add_to_linker(&mut linker)?;
+        let linker = linker(&engine)?;
+        let baseline = match baseline_engine() {
+            Ok(pair) => Some(pair),
+            Err(e) => {
+                tracing::info!(error = %format!("{e:#}"), "no baseline compiler here; every component compiles optimised code first");
+                None
+            }
+        };
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
         let compat = h.finish();
@@ -125,6 +196,7 @@ impl Engines {
             cache: CacheStats::default(),
             cpu,
             linker,
+            baseline,
             cache_dir,
             compat,
             loaded: Mutex::new(HashMap::new()),
@@ -151,7 +223,7 @@ impl Engines {
             .get_or_try_init(|| async {
                 loaded_here.store(true, std::sync::atomic::Ordering::Relaxed);
                 let d = digest.clone();
-                tokio::task::spawn_blocking(move || this.load_blocking(&d, &bytes))
+                tokio::task::spawn_blocking(move || this.load_blocking(&d, bytes))
                     .await
                     .map_err(|e| LoadError::Cache(e.to_string()))?
                     .map(Arc::new)
@@ -176,13 +248,13 @@ impl Engines {
             .is_some_and(|cell| cell.initialized())
     }
 
-    fn load_blocking(&self, digest: &str, bytes: &[u8]) -> Result<Loaded, LoadError> {
+    fn load_blocking(
+        self: &Arc<Self>,
+        digest: &str,
+        bytes: Arc<[u8]>,
+    ) -> Result<Loaded, LoadError> {
         let start = Instant::now();
-        let file = self.cache_dir.join(format!(
-            "{}-{:016x}.cwasm",
-            digest.trim_start_matches("sha256:"),
-            self.compat
-        ));
+        let file = self.cache_file(digest);
         let mut cache_hit = false;
         let component = if file.exists() {
             // SAFETY: the file was written by `precompile_component` of an engine with the
@@ -201,35 +273,15 @@ impl Engines {
         } else {
             None
         };
-        let component = match component {
-            Some(c) => c,
-            None => {
-                let compiling = Instant::now();
-                let code = self
-                    .engine
-                    .precompile_component(bytes)
-                    .map_err(|e| LoadError::NotAComponent(format!("{e:#}")))?;
-                let nanos = u64::try_from(compiling.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                self.cache.misses.fetch_add(1, Relaxed);
-                self.cache.compile_nanos.fetch_add(nanos, Relaxed);
-                let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-                std::fs::write(&tmp, &code)
-                    .and_then(|_| std::fs::rename(&tmp, &file))
-                    .map_err(|e| LoadError::Cache(e.to_string()))?;
-                // SAFETY: `code` was produced by this very engine a moment ago.
-                unsafe { Component::deserialize(&self.engine, &code) }
-                    .map_err(|e| LoadError::Cache(format!("{e:#}")))?
+        let workload = match component {
+            Some(c) => self.workload(&self.linker, &c, false)?,
+            None if bytes.len() >= BASELINE_FIRST_BYTES => {
+                match self.baseline_first(digest, &bytes) {
+                    Some(workload) => workload,
+                    None => self.workload(&self.linker, &self.optimize(digest, &bytes)?, false)?,
+                }
             }
-        };
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::NoEntryPoint(format!("{e:#}")))?;
-        let workload = match ProxyPre::new(pre.clone()) {
-            Ok(p) => Workload::Service(p),
-            Err(_) => Workload::Command(
-                CommandPre::new(pre).map_err(|e| LoadError::NoEntryPoint(format!("{e:#}")))?,
-            ),
+            None => self.workload(&self.linker, &self.optimize(digest, &bytes)?, false)?,
         };
         Ok(Loaded {
             digest: digest.to_string(),
@@ -238,6 +290,127 @@ impl Engines {
             load_time: start.elapsed(),
         })
     }
+
+    fn cache_file(&self, digest: &str) -> PathBuf {
+        self.cache_dir.join(format!(
+            "{}-{:016x}.cwasm",
+            digest.trim_start_matches("sha256:"),
+            self.compat
+        ))
+    }
+
+    /// Cranelift's code for `bytes`, compiled now and written to the cache.
+    fn optimize(&self, digest: &str, bytes: &[u8]) -> Result<Component, LoadError> {
+        let compiling = Instant::now();
+        let code = self
+            .engine
+            .precompile_component(bytes)
+            .map_err(|e| LoadError::NotAComponent(format!("{e:#}")))?;
+        let nanos = u64::try_from(compiling.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.cache.misses.fetch_add(1, Relaxed);
+        self.cache.compile_nanos.fetch_add(nanos, Relaxed);
+        let file = self.cache_file(digest);
+        let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, &code)
+            .and_then(|_| std::fs::rename(&tmp, &file))
+            .map_err(|e| LoadError::Cache(e.to_string()))?;
+        // SAFETY: `code` was produced by this very engine a moment ago.
+        unsafe { Component::deserialize(&self.engine, &code) }
+            .map_err(|e| LoadError::Cache(format!("{e:#}")))
+    }
+
+    /// Winch's code for `bytes`, ready now, with Cranelift's compiled on a thread of its
+    /// own and swapped in when done. `None` when Winch cannot compile it (a wasm feature
+    /// it lacks): then Cranelift's is the first.
+    pub(super) fn baseline_first(
+        self: &Arc<Self>,
+        digest: &str,
+        bytes: &Arc<[u8]>,
+    ) -> Option<Workload> {
+        let (engine, linker) = self.baseline.as_ref()?;
+        let compiling = Instant::now();
+        let component = match Component::new(engine, bytes) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::info!(%digest, error = %format!("{e:#}"), "the baseline compiler declined; compiling optimised code first");
+                return None;
+            }
+        };
+        let nanos = u64::try_from(compiling.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.cache.compile_nanos.fetch_add(nanos, Relaxed);
+        let workload = self.workload(linker, &component, true).ok()?;
+        let upgrade = match &workload {
+            Workload::Command(t) => Upgrade::Command(t.optimized.clone()),
+            Workload::Service(t) => Upgrade::Service(t.optimized.clone()),
+        };
+        let (this, digest, bytes) = (self.clone(), digest.to_string(), bytes.clone());
+        let spawned = std::thread::Builder::new()
+            .name("waci-optimize".into())
+            .spawn(move || {
+                let optimized = this
+                    .optimize(&digest, &bytes)
+                    .and_then(|c| this.workload(&this.linker, &c, false));
+                match (optimized, upgrade) {
+                    (Ok(Workload::Command(t)), Upgrade::Command(slot)) => {
+                        let _ = slot.set(t.first);
+                    }
+                    (Ok(Workload::Service(t)), Upgrade::Service(slot)) => {
+                        let _ = slot.set(t.first);
+                    }
+                    (Ok(_), _) => tracing::warn!(%digest, "optimised code exports another world"),
+                    (Err(e), _) => tracing::warn!(%digest, error = %e, "optimising compile failed; the baseline code stays"),
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no thread for the optimising compile");
+        }
+        Some(workload)
+    }
+
+    /// What `component` is, ready to instantiate with `linker`'s imports.
+    fn workload(
+        &self,
+        linker: &Linker<Host>,
+        component: &Component,
+        baseline: bool,
+    ) -> Result<Workload, LoadError> {
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| LoadError::NoEntryPoint(format!("{e:#}")))?;
+        Ok(match ProxyPre::new(pre.clone()) {
+            Ok(p) => Workload::Service(Tiered::new(p, baseline)),
+            Err(_) => Workload::Command(Tiered::new(
+                CommandPre::new(pre).map_err(|e| LoadError::NoEntryPoint(format!("{e:#}")))?,
+                baseline,
+            )),
+        })
+    }
+}
+
+/// Where the background compile puts Cranelift's code.
+enum Upgrade {
+    Command(Arc<OnceLock<CommandPre<Host>>>),
+    Service(Arc<OnceLock<ProxyPre<Host>>>),
+}
+
+/// Winch's engine and its linker. It allocates on demand: it serves a component only until
+/// Cranelift's code is there. Its guests yield and are cut on the same epochs.
+fn baseline_engine() -> anyhow::Result<(Engine, Linker<Host>)> {
+    let mut config = Config::new();
+    config.strategy(Strategy::Winch).epoch_interruption(true);
+    let engine = Engine::new(&config)?;
+    let linker = linker(&engine)?;
+    spawn_ticker(&engine);
+    Ok((engine, linker))
+}
+
+/// The platform's imports for guests of `engine`: WASI 0.2, wasi:http and waci's sockets.
+fn linker(engine: &Engine) -> anyhow::Result<Linker<Host>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    super::net::sockets::add_to_linker(&mut linker)?;
+    Ok(linker)
 }
 
 /// One ticker thread per engine (a ticker per store costs orders of magnitude of

@@ -9,7 +9,7 @@
 
 use super::command::{Exit, classify};
 use super::cpu::{Gated, Scheduler};
-use super::engine::Engines;
+use super::engine::{Engines, Tiered};
 use super::host::{Host, Sandbox};
 use super::probe::Admission;
 use super::warm::{Lease, Warm};
@@ -64,7 +64,8 @@ pub mod status {
 /// Everything needed to answer a request for one service container.
 pub struct Service {
     pub engines: Arc<Engines>,
-    pub pre: ProxyPre<Host>,
+    /// Its code; a request takes the best there is when it starts.
+    pub pre: Tiered<ProxyPre<Host>>,
     pub sandbox: Sandbox,
     /// A request running longer than this answers [`status::OUT_OF_TIME`] and its instance
     /// is dropped.
@@ -136,9 +137,11 @@ impl Service {
             None => None,
         };
         let warm = lease.as_mut().and_then(|l| l.instance.take());
+        // One engine's code for the store and the instance in it.
+        let pre = self.pre.current().clone();
         let (mut store, mut proxy) = match warm {
             Some(instance) => (instance.store, Some(instance.proxy)),
-            None => match self.sandbox.store(&self.engines.engine) {
+            None => match self.sandbox.store(pre.instance_pre().engine()) {
                 Ok(s) => (s, None),
                 Err(e) => {
                     return plain(
@@ -165,7 +168,7 @@ impl Service {
             let call = async {
                 let proxy = match proxy.take() {
                     Some(warm) => warm,
-                    None => this.pre.instantiate_async(&mut store).await?,
+                    None => pre.instantiate_async(&mut store).await?,
                 };
                 proxy
                     .wasi_http_incoming_handler()

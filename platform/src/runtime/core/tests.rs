@@ -116,7 +116,7 @@ async fn hello_cli(
     let Workload::Command(pre) = &loaded.workload else {
         panic!("hello-cli is not a command");
     };
-    (engines.clone(), pre.clone())
+    (engines.clone(), pre.current().clone())
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -171,5 +171,82 @@ async fn a_guest_waits_while_its_sink_has_no_room() {
         stdout.ends_with("line 1\nline 2\nline 3\nexiting with 0\n"),
         "{stdout}"
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A guest's bytes from the guests' build directory.
+fn guest_bytes(name: &str) -> Arc<[u8]> {
+    let file = std::path::Path::new(env!("WACI_GUESTS_DIR")).join(format!("{name}.wasm"));
+    std::fs::read(&file).unwrap().into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baseline_code_runs_first_and_the_optimised_code_takes_over() {
+    let dir = temp_dir("tiers");
+    let engines = Engines::new(dir.clone()).unwrap();
+    let Some(Workload::Command(pre)) =
+        engines.baseline_first("sha256:tiers-hello-cli", &guest_bytes("hello-cli"))
+    else {
+        panic!("Winch compiles hello-cli, a command");
+    };
+    assert!(pre.is_baseline());
+    let sink = Memory::new(true);
+    let c = container(&["job", "--exit", "4"]);
+    let sandbox = Sandbox::new(7, &c, vec![], sink.clone(), Arc::from(vec![]));
+    let cancel = CancellationToken::new();
+    let exit = run_once(&engines, pre.current(), &sandbox, &cancel, None).await;
+    assert_eq!(exit, Exit::Code(4), "{}", sink.text(Stream::Stdout));
+
+    // Cranelift's code comes from the background and is what the cache keeps.
+    let waited = std::time::Instant::now();
+    while pre.is_baseline() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(120),
+            "the optimised code never came"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cached: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        cached
+            .iter()
+            .any(|f| f.starts_with("tiers-hello-cli-") && f.ends_with(".cwasm")),
+        "{cached:?}"
+    );
+    let exit = run_once(&engines, pre.current(), &sandbox, &cancel, None).await;
+    assert_eq!(exit, Exit::Code(4));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_loop_on_baseline_code_is_cut_at_its_time_limit() {
+    let dir = temp_dir("tiers-spin");
+    let engines = Engines::new(dir.clone()).unwrap();
+    let Some(Workload::Command(pre)) =
+        engines.baseline_first("sha256:tiers-spin", &guest_bytes("spin"))
+    else {
+        panic!("Winch compiles spin, a command");
+    };
+    let sink = Memory::new(true);
+    let c = container(&["spin"]);
+    let sandbox = Sandbox::new(7, &c, vec![], sink.clone(), Arc::from(vec![]));
+    // Only the epoch checks in the baseline code can end it: it never calls the host.
+    let exit = tokio::time::timeout(
+        Duration::from_secs(60),
+        run_once(
+            &engines,
+            pre.current(),
+            &sandbox,
+            &CancellationToken::new(),
+            Some(Duration::from_millis(300)),
+        ),
+    )
+    .await
+    .expect("the loop is cut");
+    assert_eq!(exit, Exit::Timeout);
+    assert_eq!(sink.text(Stream::Stdout), "spinning\n");
     std::fs::remove_dir_all(&dir).ok();
 }

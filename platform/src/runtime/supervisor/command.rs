@@ -6,6 +6,7 @@ use super::group::GroupCtx;
 use super::{BACKOFF_FIRST, BACKOFF_RESET_AFTER, ms};
 use crate::model::{Container, ContainerState, RestartPolicy, now_rfc3339};
 use crate::runtime::core::command::{self, Exit};
+use crate::runtime::core::engine::Tiered;
 use crate::runtime::core::host::{Host, Sandbox};
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,14 +71,15 @@ pub(super) async fn run_command_once(
 pub(super) async fn command_loop(
     ctx: Arc<GroupCtx>,
     c: Container,
-    pre: CommandPre<Host>,
+    pre: Tiered<CommandPre<Host>>,
     sandbox: Sandbox,
 ) {
     let mut backoff = BACKOFF_FIRST;
     let mut restarted = false;
     loop {
         let began = Instant::now();
-        let exit = run_command_once(&ctx, &c, &pre, &sandbox, restarted).await;
+        // Each run takes the best code there is when it starts.
+        let exit = run_command_once(&ctx, &c, pre.current(), &sandbox, restarted).await;
         let again = match ctx.policy {
             RestartPolicy::Always => exit != Exit::Cancelled,
             RestartPolicy::OnFailure => exit != Exit::Cancelled && !exit.succeeded(),

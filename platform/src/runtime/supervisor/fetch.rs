@@ -124,6 +124,25 @@ fn credentials_for(
         })
 }
 
+/// The `Pulling` and `Pulled` events of an image read from the binary or a file.
+fn pulled_events(
+    ctx: &Arc<GroupCtx>,
+    c: &Container,
+    source: &str,
+    len: u64,
+    digest: &str,
+    start: Instant,
+) {
+    let pulled = format!(
+        "Successfully pulled image \"{}\" ({source}, {len} bytes, {digest}) in {}",
+        c.image,
+        ms(start.elapsed())
+    );
+    let pulling = format!("pulling image \"{}\"", c.image);
+    ctx.defer_event(&c.name, "Pulling", pulling);
+    ctx.defer_event(&c.name, "Pulled", pulled);
+}
+
 /// What became of loading a container's image.
 enum Prepared {
     Ready(Arc<Loaded>),
@@ -143,6 +162,14 @@ async fn fetch(
 ) -> Result<(String, Arc<[u8]>), registry::Error> {
     let start = Instant::now();
     if !images::is_registry_reference(&c.image) {
+        // A file whose compiled code is loaded and which has not changed since it was read
+        // is not read again: its digest is all the load needs.
+        if let Some(known) =
+            images::known_file(&c.image).filter(|k| ctx.rt.engines.is_loaded(&k.digest))
+        {
+            pulled_events(ctx, c, &known.source, known.len, &known.digest, start);
+            return Ok((known.digest, Arc::from([])));
+        }
         let reference = c.image.clone();
         let image = if images::is_built_in(&reference) {
             // In the binary, its digest computed once: no I/O, no blocking thread.
@@ -153,17 +180,8 @@ async fn fetch(
                 .map_err(|e| registry::Error::Disk(e.to_string()))?
         }
         .map_err(|e| registry::Error::Local(e.to_string()))?;
-        let pulled = format!(
-            "Successfully pulled image \"{}\" ({}, {} bytes, {}) in {}",
-            c.image,
-            image.source,
-            image.bytes.len(),
-            image.digest,
-            ms(start.elapsed())
-        );
-        let pulling = format!("pulling image \"{}\"", c.image);
-        ctx.defer_event(&c.name, "Pulling", pulling);
-        ctx.defer_event(&c.name, "Pulled", pulled);
+        let len = image.bytes.len() as u64;
+        pulled_events(ctx, c, &image.source, len, &image.digest, start);
         return Ok((image.digest, image.bytes));
     }
     let registries = &ctx.rt.registries;
@@ -261,8 +279,13 @@ async fn load(
         Ok((l, loaded_here)) => {
             ctx.rt.loaded_image(&c.image, &digest);
             if loaded_here && !l.cache_hit {
+                let tier = if l.is_baseline() {
+                    " by the baseline compiler; optimised code follows in the background"
+                } else {
+                    ""
+                };
                 let message = format!(
-                    "Compiled image \"{}\" ({digest}, {size} bytes) in {}",
+                    "Compiled image \"{}\" ({digest}, {size} bytes) in {}{tier}",
                     c.image,
                     ms(l.load_time)
                 );

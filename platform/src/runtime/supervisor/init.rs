@@ -25,7 +25,7 @@ pub(super) async fn run(
             return false;
         };
         let sandbox = super::sandbox(ctx, c, mounts);
-        let exit = run_command_once(ctx, c, pre, &sandbox, false)
+        let exit = run_command_once(ctx, c, pre.current(), &sandbox, false)
             .instrument(ctx.span(&c.name))
             .await;
         if exit == Exit::Cancelled {

@@ -143,7 +143,7 @@ pub(super) async fn containers(
 /// From now until the generation ends, exec may run commands in `c`'s sandbox.
 fn offer_exec(ctx: &Arc<GroupCtx>, c: &Container, sandbox: &Sandbox, workload: &Workload) {
     let own = match workload {
-        Workload::Command(pre) => Some(pre.clone()),
+        Workload::Command(pre) => Some(pre.current().clone()),
         Workload::Service(_) => None,
     };
     let target = crate::runtime::exec::Target {
