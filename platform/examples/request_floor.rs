@@ -81,8 +81,9 @@ async fn main() -> anyhow::Result<()> {
                 let body = svc.handle(req).await.into_body().collect().await;
                 assert!(body.is_ok());
             } else {
-                let mut s = svc.sandbox.store(&engines.engine)?;
-                let p = svc.pre.instantiate_async(&mut s).await?;
+                let pre = svc.pre.current();
+                let mut s = svc.sandbox.store(pre.instance_pre().engine())?;
+                let p = pre.instantiate_async(&mut s).await?;
                 drop(p);
                 drop(s);
             }
