@@ -6,7 +6,7 @@
 //!
 //! Two tiers. Cranelift's optimised code is what runs and what the cache keeps. A heavy
 //! component (at least [`BASELINE_FIRST_BYTES`]) that no cache has yet is first compiled
-//! with Winch, wasmtime's baseline compiler, on an engine of its own: about ten times
+//! with Winch, wasmtime's baseline compiler, on an engine of its own: about three times
 //! faster to compile, slower to run. It serves at once while Cranelift compiles in the
 //! background; from then on every new instance (every request of a service, every run
 //! of a command) uses Cranelift's code, and the cache has it for every later start.
