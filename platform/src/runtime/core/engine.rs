@@ -50,6 +50,7 @@ const POOL_TABLE_KEEP_RESIDENT: usize = 64 << 10;
 pub const BASELINE_FIRST_BYTES: usize = 4 << 20;
 
 /// What a component is, told by what it exports (DESIGN.md §4).
+#[derive(Clone)]
 pub enum Workload {
     Command(Tiered<CommandPre<Host>>),
     Service(Tiered<ProxyPre<Host>>),
@@ -96,6 +97,24 @@ impl<P> Tiered<P> {
     }
 }
 
+impl Workload {
+    /// Makes `optimized`'s code the code of every later instance of this workload; `false`
+    /// when it is not the same kind of workload.
+    fn take_optimized(&self, optimized: Workload) -> bool {
+        match (self, optimized) {
+            (Workload::Command(t), Workload::Command(o)) => {
+                let _ = t.optimized.set(o.first);
+                true
+            }
+            (Workload::Service(t), Workload::Service(o)) => {
+                let _ = t.optimized.set(o.first);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 pub struct Loaded {
     pub digest: String,
     pub workload: Workload,
@@ -134,15 +153,18 @@ pub struct CacheStats {
 }
 
 pub struct Engines {
-    pub engine: Engine,
+    /// Cranelift's engine. Stores are made from the engine of the code they instantiate
+    /// (`InstancePre::engine`), which may be Winch's.
+    engine: Engine,
     /// Counted by every load.
     pub cache: CacheStats,
     /// Where guest code runs and how the cores are shared (`cpu.rs`).
     pub cpu: Arc<Scheduler>,
     linker: Linker<Host>,
-    /// Winch's engine and linker, for the first start of a heavy component; `None` where
-    /// Winch cannot run (it needs AVX on x86_64, or another architecture).
-    baseline: Option<(Engine, Linker<Host>)>,
+    /// Winch's engine and linker, for the first start of a heavy component, made when the
+    /// first one comes; `None` where Winch cannot run (it needs AVX on x86_64, or another
+    /// architecture).
+    baseline: OnceLock<Option<(Engine, Linker<Host>)>>,
     cache_dir: PathBuf,
     /// Hash of the engine's code-compatibility settings, part of every cache file name.
     compat: u64,
@@ -178,13 +200,6 @@ impl Engines {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
         let linker = linker(&engine)?;
-        let baseline = match baseline_engine() {
-            Ok(pair) => Some(pair),
-            Err(e) => {
-                tracing::info!(error = %format!("{e:#}"), "no baseline compiler here; every component compiles optimised code first");
-                None
-            }
-        };
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
         let compat = h.finish();
@@ -196,7 +211,7 @@ impl Engines {
             cache: CacheStats::default(),
             cpu,
             linker,
-            baseline,
+            baseline: OnceLock::new(),
             cache_dir,
             compat,
             loaded: Mutex::new(HashMap::new()),
@@ -273,15 +288,15 @@ impl Engines {
         } else {
             None
         };
-        let workload = match component {
-            Some(c) => self.workload(&self.linker, &c, false)?,
-            None if bytes.len() >= BASELINE_FIRST_BYTES => {
-                match self.baseline_first(digest, &bytes) {
-                    Some(workload) => workload,
-                    None => self.workload(&self.linker, &self.optimize(digest, &bytes)?, false)?,
-                }
-            }
-            None => self.workload(&self.linker, &self.optimize(digest, &bytes)?, false)?,
+        let baseline = if component.is_none() && bytes.len() >= BASELINE_FIRST_BYTES {
+            self.baseline_first(digest, &bytes)
+        } else {
+            None
+        };
+        let workload = match (baseline, component) {
+            (Some(workload), _) => workload,
+            (None, Some(cached)) => self.workload(&self.linker, &cached, false)?,
+            (None, None) => self.workload(&self.linker, &self.optimize(digest, &bytes)?, false)?,
         };
         Ok(Loaded {
             digest: digest.to_string(),
@@ -327,7 +342,7 @@ impl Engines {
         digest: &str,
         bytes: &Arc<[u8]>,
     ) -> Option<Workload> {
-        let (engine, linker) = self.baseline.as_ref()?;
+        let (engine, linker) = self.baseline.get_or_init(baseline_engine).as_ref()?;
         let compiling = Instant::now();
         let component = match Component::new(engine, bytes) {
             Ok(c) => c,
@@ -339,26 +354,18 @@ impl Engines {
         let nanos = u64::try_from(compiling.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.cache.compile_nanos.fetch_add(nanos, Relaxed);
         let workload = self.workload(linker, &component, true).ok()?;
-        let upgrade = match &workload {
-            Workload::Command(t) => Upgrade::Command(t.optimized.clone()),
-            Workload::Service(t) => Upgrade::Service(t.optimized.clone()),
-        };
-        let (this, digest, bytes) = (self.clone(), digest.to_string(), bytes.clone());
+        let (this, first) = (self.clone(), workload.clone());
+        let (digest, bytes) = (digest.to_string(), bytes.clone());
         let spawned = std::thread::Builder::new()
             .name("waci-optimize".into())
             .spawn(move || {
                 let optimized = this
                     .optimize(&digest, &bytes)
                     .and_then(|c| this.workload(&this.linker, &c, false));
-                match (optimized, upgrade) {
-                    (Ok(Workload::Command(t)), Upgrade::Command(slot)) => {
-                        let _ = slot.set(t.first);
-                    }
-                    (Ok(Workload::Service(t)), Upgrade::Service(slot)) => {
-                        let _ = slot.set(t.first);
-                    }
-                    (Ok(_), _) => tracing::warn!(%digest, "optimised code exports another world"),
-                    (Err(e), _) => tracing::warn!(%digest, error = %e, "optimising compile failed; the baseline code stays"),
+                match optimized.map(|o| first.take_optimized(o)) {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(%digest, "optimised code exports another world"),
+                    Err(e) => tracing::warn!(%digest, error = %e, "optimising compile failed; the baseline code stays"),
                 }
             });
         if let Err(e) = spawned {
@@ -387,21 +394,27 @@ impl Engines {
     }
 }
 
-/// Where the background compile puts Cranelift's code.
-enum Upgrade {
-    Command(Arc<OnceLock<CommandPre<Host>>>),
-    Service(Arc<OnceLock<ProxyPre<Host>>>),
-}
-
-/// Winch's engine and its linker. It allocates on demand: it serves a component only until
-/// Cranelift's code is there. Its guests yield and are cut on the same epochs.
-fn baseline_engine() -> anyhow::Result<(Engine, Linker<Host>)> {
-    let mut config = Config::new();
-    config.strategy(Strategy::Winch).epoch_interruption(true);
-    let engine = Engine::new(&config)?;
-    let linker = linker(&engine)?;
-    spawn_ticker(&engine);
-    Ok((engine, linker))
+/// Winch's engine and its linker, or `None` where Winch cannot run. It allocates on demand:
+/// it serves a component only until Cranelift's code is there. Its guests yield and are cut
+/// on the same epochs.
+fn baseline_engine() -> Option<(Engine, Linker<Host>)> {
+    let made = (|| {
+        let mut config = Config::new();
+        config.strategy(Strategy::Winch).epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        let linker = linker(&engine)?;
+        anyhow::Ok((engine, linker))
+    })();
+    match made {
+        Ok((engine, linker)) => {
+            spawn_ticker(&engine);
+            Some((engine, linker))
+        }
+        Err(e) => {
+            tracing::info!(error = %format!("{e:#}"), "no baseline compiler here; every component compiles optimised code first");
+            None
+        }
+    }
 }
 
 /// The platform's imports for guests of `engine`: WASI 0.2, wasi:http and waci's sockets.

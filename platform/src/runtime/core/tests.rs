@@ -2,8 +2,8 @@
 //! memory, with no store, no log hub and no supervisor, as in a containerd shim.
 
 use super::command::{Exit, run_once};
-use super::engine::{Engines, Workload};
-use super::host::Sandbox;
+use super::engine::{Engines, Tiered, Workload};
+use super::host::{Host, Sandbox};
 use super::{LogSink, Stream, StreamSink};
 use crate::model::{Container, EnvVar, ResourceLimits, ResourceRequests};
 use std::future::Future;
@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use wasmtime_wasi::p2::bindings::CommandPre;
 
 /// Guest output kept in memory, per stream; it has room only while `room` is set.
 struct Memory {
@@ -103,15 +104,9 @@ fn container(command: &[&str]) -> Container {
 }
 
 /// The engine (its code cache in a directory of its own) and the hello-cli command.
-async fn hello_cli(
-    cache: &std::path::Path,
-) -> (
-    Arc<Engines>,
-    wasmtime_wasi::p2::bindings::CommandPre<super::host::Host>,
-) {
+async fn hello_cli(cache: &std::path::Path) -> (Arc<Engines>, CommandPre<Host>) {
     let engines = Engines::new(cache.to_path_buf()).unwrap();
-    let file = std::path::Path::new(env!("WACI_GUESTS_DIR")).join("hello-cli.wasm");
-    let bytes: Arc<[u8]> = std::fs::read(&file).unwrap().into();
+    let bytes = guest_bytes("hello-cli");
     let (loaded, _) = engines.load("sha256:hello-cli-test", bytes).await.unwrap();
     let Workload::Command(pre) = &loaded.workload else {
         panic!("hello-cli is not a command");
@@ -180,15 +175,21 @@ fn guest_bytes(name: &str) -> Arc<[u8]> {
     std::fs::read(&file).unwrap().into()
 }
 
+/// An engine caching in `dir` and command guest `name` compiled by Winch, as digest
+/// `sha256:tiers-<name>`.
+fn on_baseline(dir: &std::path::Path, name: &str) -> (Arc<Engines>, Tiered<CommandPre<Host>>) {
+    let engines = Engines::new(dir.to_path_buf()).unwrap();
+    let digest = format!("sha256:tiers-{name}");
+    let Some(Workload::Command(pre)) = engines.baseline_first(&digest, &guest_bytes(name)) else {
+        panic!("Winch compiles {name}, a command");
+    };
+    (engines, pre)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baseline_code_runs_first_and_the_optimised_code_takes_over() {
     let dir = temp_dir("tiers");
-    let engines = Engines::new(dir.clone()).unwrap();
-    let Some(Workload::Command(pre)) =
-        engines.baseline_first("sha256:tiers-hello-cli", &guest_bytes("hello-cli"))
-    else {
-        panic!("Winch compiles hello-cli, a command");
-    };
+    let (engines, pre) = on_baseline(&dir, "hello-cli");
     assert!(pre.is_baseline());
     let sink = Memory::new(true);
     let c = container(&["job", "--exit", "4"]);
@@ -224,12 +225,7 @@ async fn baseline_code_runs_first_and_the_optimised_code_takes_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_loop_on_baseline_code_is_cut_at_its_time_limit() {
     let dir = temp_dir("tiers-spin");
-    let engines = Engines::new(dir.clone()).unwrap();
-    let Some(Workload::Command(pre)) =
-        engines.baseline_first("sha256:tiers-spin", &guest_bytes("spin"))
-    else {
-        panic!("Winch compiles spin, a command");
-    };
+    let (engines, pre) = on_baseline(&dir, "spin");
     let sink = Memory::new(true);
     let c = container(&["spin"]);
     let sandbox = Sandbox::new(7, &c, vec![], sink.clone(), Arc::from(vec![]));
