@@ -1,8 +1,10 @@
-//! The resource provider's read-only endpoints, as ARM clients read them: the operations it
-//! offers, a subscription's usages against its quotas, the location's capabilities from
-//! `--max-cpu`/`--max-memory-gb`, and the images whose compiled code is cached.
+//! The resource provider's endpoints besides the groups, as ARM clients read them: the
+//! operations it offers, a subscription's usages against its quotas, the location's
+//! capabilities from `--max-cpu`/`--max-memory-gb`, and the images whose compiled code is
+//! cached; and waci's one write among them, an image compiled ahead of its groups.
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::time::Duration;
 use waci_tests::registry::TestRegistry;
 use waci_tests::*;
 
@@ -169,6 +171,145 @@ async fn cached_images_list_an_image_once_compiled_to_its_own_subscription() {
     let theirs = p.raw("GET", &url, Some(&token), None).await;
     assert_eq!(theirs.status, 200, "{}", theirs.text);
     assert_eq!(images(&theirs.body), vec!["waci/hello-http"]);
+}
+
+/// Events of `group`'s container `main` named `name`, as text.
+fn named_events(group: &Value, name: &str) -> Vec<String> {
+    events(group)
+        .iter()
+        .filter(|e| e["name"] == name)
+        .map(|e| e["message"].to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_image_pushed_to_a_platform_is_compiled_before_its_first_group() {
+    const PASSWORD: &str = "pw-ahead-3b9e";
+    let reg = TestRegistry::start_with_auth("alice", PASSWORD).await;
+    let p = TestPlatform::start().await;
+    let cached = location_path(SUB, "cachedImages");
+    let image = format!("{}/team/web:v1", reg.host);
+
+    // Bad input changes nothing: each is a 400 naming what is wrong.
+    for (body, code, names) in [
+        (json!({}), "InvalidRequestContent", "image"),
+        (
+            json!({"image": "waci/hello-http", "tags": {}}),
+            "InvalidRequestContent",
+            "tags",
+        ),
+        (
+            json!({"image": "no such image !"}),
+            "InvalidImage",
+            "no such image",
+        ),
+        (
+            json!({"image": format!("{}/team/missing:v1", reg.host), "imageRegistryCredentials": [{"server": reg.host, "username": "alice", "password": PASSWORD}]}),
+            "InaccessibleImage",
+            "team/missing:v1",
+        ),
+        (json!({"image": image}), "InaccessibleImage", "team/web:v1"),
+    ] {
+        let r = p.call("POST", &cached, Some(body.clone())).await;
+        assert_eq!(r.status, 400, "{body} → {}", r.text);
+        assert_eq!(r.body["error"]["code"], code, "{body} → {}", r.text);
+        let message = r.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(names), "{body} → {message}");
+    }
+    assert!(images(&get(&p, &cached).await).is_empty());
+
+    // `waci image push` to a platform: it pushes, then the platform pulls with the push's
+    // credentials and compiles.
+    let line = format!(
+        "image push {} {image} --registry-username alice --registry-password {PASSWORD}",
+        guest("hello-http").display()
+    );
+    let pushed = p.waci(&line).await.ok().json();
+    assert_eq!(pushed["compile"], "compiling on the platform", "{pushed}");
+    eventually(
+        "the pushed image in the list of cached images",
+        Duration::from_secs(60),
+        || async {
+            let listed = images(&get(&p, &cached).await);
+            listed
+                .contains(&image)
+                .then_some(())
+                .ok_or(format!("{listed:?}"))
+        },
+    )
+    .await;
+    // Another subscription is not told of it.
+    let token = token_for(&p, "team-b").await;
+    let url = format!(
+        "{}{}?api-version={API_VERSION}",
+        p.api,
+        location_path("team-b", "cachedImages")
+    );
+    let theirs = p.raw("GET", &url, Some(&token), None).await;
+    assert!(!images(&theirs.body).contains(&image), "{}", theirs.text);
+
+    // Its first group starts from the compiled code: "starts at once" to a poller, no
+    // compile among its events.
+    let mut body = group_body(&image, &[80], "Always", &[]);
+    body["properties"]["imageRegistryCredentials"] =
+        json!([{"server": reg.host, "username": "alice", "password": PASSWORD}]);
+    let created = p.create("ahead", "web", body).await;
+    assert_eq!(
+        created
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1"),
+        "{:?}",
+        created.headers
+    );
+    let g = p.wait_for_state("ahead", "web", "Running").await;
+    assert!(
+        named_events(&g, "Compiled").is_empty(),
+        "{}",
+        events_text(&g)
+    );
+    let made = named_events(&g, "Created");
+    assert!(
+        made.iter()
+            .any(|m| m.contains("compiled code already loaded")),
+        "{}",
+        events_text(&g)
+    );
+    let ip = g["properties"]["ipAddress"]["ip"].as_str().expect("an IP");
+    let (status, page) = http_get(&format!("http://{ip}:80/"))
+        .await
+        .expect("it answers");
+    assert_eq!(status, 200, "{page}");
+
+    // Asked again, the platform says so at once.
+    let again = p.call("POST", &cached, Some(json!({"image": image, "imageRegistryCredentials": [{"server": reg.host, "username": "alice", "password": PASSWORD}]}))).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.body["compiled"], true, "{}", again.text);
+    assert!(
+        again.body["digest"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("sha256:"),
+        "{}",
+        again.text
+    );
+    // Without a platform, the push is the push.
+    let alone = run_cli(waci_command(&format!(
+        "image push {} {}/team/other:v1 --registry-username alice --registry-password {PASSWORD}",
+        guest("hello-http").display(),
+        reg.host
+    )))
+    .await
+    .ok()
+    .json();
+    assert!(
+        alone["compile"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("not compiled ahead"),
+        "{alone}"
+    );
 }
 
 #[tokio::test]

@@ -98,6 +98,12 @@ impl From<crate::groups::Error> for ApiError {
                 ApiError::bad_request("InvalidRequestContent", format!("{e} (field 'command')."))
             }
             Exec(e) => ApiError::internal(e),
+            InaccessibleImage { image, why } => ApiError::bad_request(
+                "InaccessibleImage",
+                format!(
+                    "The image '{image}' is not accessible: {why}. Please check the image and registry credential."
+                ),
+            ),
             Store(e) => e.into(),
         }
     }

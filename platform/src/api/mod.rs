@@ -109,7 +109,7 @@ fn routes() -> OpenApiRouter<AppRef> {
         .routes(routes!(provider::operations))
         .routes(routes!(provider::usages))
         .routes(routes!(provider::capabilities))
-        .routes(routes!(provider::cached_images))
+        .routes(routes!(provider::cached_images, provider::cache_image))
         .layer(middleware::from_fn(require_api_version));
     let tokens = OpenApiRouter::new()
         .routes(routes!(access::create, access::list))

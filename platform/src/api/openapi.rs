@@ -164,6 +164,18 @@ mod input {
         pub terminal_size: Option<TerminalSizeInput>,
     }
 
+    /// The body of `POST .../cachedImages`: an image to pull and compile now, ahead of any
+    /// group of it.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase", example = json!({"image": "waci/hello-http"}))]
+    pub struct ImageToCacheInput {
+        /// A registry reference (`registry/repository:tag` or `@sha256:...`), a file, or a
+        /// built-in image.
+        pub image: String,
+        /// The credential of the image's registry, when it is private.
+        pub image_registry_credentials: Option<Vec<RegistryCredential>>,
+    }
+
     #[derive(ToSchema)]
     pub struct TerminalSizeInput {
         pub rows: u16,

@@ -1,15 +1,18 @@
-//! The resource provider's read-only endpoints, as ARM clients ask them: the operations the
-//! provider offers, and for the platform's one location a subscription's usages against its
-//! quotas, the largest group it may run (capabilities) and the images that start at once
-//! (cachedImages).
+//! The resource provider's endpoints besides the groups, as ARM clients ask them: the
+//! operations the provider offers, and for the platform's one location a subscription's
+//! usages against its quotas, the largest group it may run (capabilities) and the images
+//! that start at once (cachedImages). waci adds one write: `POST .../cachedImages` pulls and
+//! compiles an image ahead of any group of it (`waci image push` asks it after a push).
 //!
 //! The operations list holds no data and is open to every valid token (ARM serves it
 //! outside any subscription); the location endpoints are under `/subscriptions/{sub}`, so a
 //! scoped token reads only its own (see `access.rs`).
 
+use super::body::{ArmBody, json_body};
 use super::openapi::{self, ErrorResponses};
 use super::render::{self, OperationRow};
 use super::{ApiError, ApiResult, AppRef};
+use crate::model::parse;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -89,6 +92,12 @@ const OPERATIONS: &[OperationRow] = &[
         "Cached Images",
         "Get Cached Images",
         "Lists the images whose compiled code is cached, which start at once.",
+    ),
+    (
+        "locations/cachedImages/write",
+        "Cached Images",
+        "Cache Image",
+        "Pulls an image and compiles it now, so that its first container group starts at once.",
     ),
     (
         "operations/read",
@@ -175,4 +184,38 @@ pub async fn cached_images(
     check_location(&app, &loc)?;
     let images = app.groups.cached_images(&sub).await?;
     Ok(Json(render::cached_images(&images)).into_response())
+}
+
+#[utoipa::path(
+    post, path = "/subscriptions/{sub}/providers/Microsoft.ContainerInstance/locations/{loc}/cachedImages", tag = "provider",
+    params(LocationPath, openapi::ApiVersion),
+    request_body(content = openapi::ImageToCacheInput, description = "the image to compile ahead of its groups"),
+    responses(
+        (status = 200, description = "its compiled code was already loaded: a group of it starts at once", body = render::CachedImageAhead),
+        (status = 202, description = "pulled; it is compiling now, and the list of cached images shows it when done", body = render::CachedImageAhead),
+        ErrorResponses
+    )
+)]
+pub async fn cache_image(
+    State(app): State<AppRef>,
+    Path((sub, loc)): Path<(String, String)>,
+    ArmBody(body): ArmBody,
+) -> ApiResult<Response> {
+    check_location(&app, &loc)?;
+    let request = parse::image_to_cache(&json_body(&body)?, &|image| {
+        crate::images::check(image).map_err(|e| e.to_string())
+    })?;
+    let (digest, compiled) = app.groups.cache_image(&sub, &request).await?;
+    let status = if compiled {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let body = render::CachedImageAhead {
+        os_type: "Linux",
+        image: &request.image,
+        digest: &digest,
+        compiled,
+    };
+    Ok((status, Json(body)).into_response())
 }

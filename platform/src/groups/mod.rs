@@ -21,7 +21,7 @@ use crate::runtime::Runtime;
 use crate::store::{
     self, ContainerRow, GroupKey, GroupRow, Operation, Page, ResourceGroupRow, Store,
 };
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 mod exec;
@@ -63,6 +63,9 @@ pub enum Error {
     },
     #[error(transparent)]
     Exec(crate::runtime::exec::ExecError),
+    /// An image to cache ahead that could not be pulled or read.
+    #[error("the image '{image}' is not accessible: {why}")]
+    InaccessibleImage { image: String, why: String },
     #[error(transparent)]
     Store(#[from] store::Error),
 }
@@ -124,6 +127,9 @@ pub struct Groups {
     directory: Arc<Directory>,
     runtime: Arc<Runtime>,
     settings: Settings,
+    /// The images each subscription asked to have compiled ahead (`POST .../cachedImages`),
+    /// which its list of cached images shows besides its groups' own.
+    cached_ahead: std::sync::Mutex<HashMap<String, BTreeSet<String>>>,
 }
 
 impl Groups {
@@ -138,6 +144,7 @@ impl Groups {
             directory,
             runtime,
             settings,
+            cached_ahead: Default::default(),
         }
     }
 

@@ -1,10 +1,12 @@
-//! What the provider's read-only endpoints report: a subscription's use against its quotas,
-//! the images whose compiled code is cached, and whether a group's images are ready to
-//! start at once (which tells an ARM poller how soon to ask again).
+//! What the provider's endpoints report: a subscription's use against its quotas, the images
+//! whose compiled code is cached (and an image compiled ahead of its groups), and whether a
+//! group's images are ready to start at once (which tells an ARM poller how soon to ask
+//! again).
 
-use super::{Groups, Result};
+use super::{Error, Groups, Result};
 use crate::images;
 use crate::model::ContainerGroupSpec;
+use crate::model::parse::ImageToCache;
 
 /// One quota: how much is used of how much.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,8 +56,45 @@ impl Groups {
             .flat_map(|g| g.spec.containers.iter().chain(&g.spec.init_containers))
             .map(|c| c.image.clone())
             .collect();
+        let ahead = self
+            .cached_ahead
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(subscription)
+            .cloned()
+            .unwrap_or_default();
         let mut cached = self.runtime.cached_images();
-        cached.retain(|image| images::is_built_in(image) || own.contains(image));
+        cached.retain(|image| {
+            images::is_built_in(image) || own.contains(image) || ahead.contains(image)
+        });
+        Ok(cached)
+    }
+
+    /// Pulls `request.image` and compiles it in the background, so that a group of it starts
+    /// as from the cache; the subscription's list of cached images shows it once compiled.
+    /// Answers when the image is here, with its content digest and whether its compiled
+    /// code was already loaded; an image that cannot be pulled is
+    /// [`Error::InaccessibleImage`].
+    pub async fn cache_image(
+        &self,
+        subscription: &str,
+        request: &ImageToCache,
+    ) -> Result<(String, bool)> {
+        let image = &request.image;
+        let cached = self
+            .runtime
+            .cache_image(image, &request.registry_credentials)
+            .await
+            .map_err(|why| Error::InaccessibleImage {
+                image: image.clone(),
+                why,
+            })?;
+        self.cached_ahead
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(subscription.to_string())
+            .or_default()
+            .insert(image.clone());
         Ok(cached)
     }
 

@@ -230,6 +230,35 @@ impl Runtime {
             .insert(reference.to_string(), digest.to_string());
     }
 
+    /// Pulls `image` now and compiles it on a task of its own, ahead of any group of it
+    /// (`POST .../cachedImages`): a group of it then starts as from the cache. Answers
+    /// once the image is here (an image that cannot be pulled is an error now), with its
+    /// content digest and whether its compiled code was already loaded.
+    pub async fn cache_image(
+        self: &Arc<Self>,
+        image: &str,
+        credentials: &[crate::model::RegistryCredential],
+    ) -> Result<(String, bool), String> {
+        let (digest, bytes) = supervisor::pull_ahead(self, image, credentials).await?;
+        if self.engines.is_loaded(&digest) {
+            self.loaded_image(image, &digest);
+            return Ok((digest, true));
+        }
+        let (rt, image, d) = (self.clone(), image.to_string(), digest.clone());
+        tokio::spawn(async move {
+            match rt.engines.load(&d, bytes).await {
+                Ok((l, _)) => {
+                    rt.loaded_image(&image, &d);
+                    tracing::info!(%image, digest = %d, ms = l.load_time.as_secs_f64() * 1e3, "compiled ahead of its groups");
+                }
+                Err(e) => {
+                    tracing::warn!(%image, error = %e, "compiling an image ahead of its groups failed")
+                }
+            }
+        });
+        Ok((digest, false))
+    }
+
     /// The image references whose compiled code is loaded, sorted: a container of one of
     /// these starts without a pull or a compile.
     pub fn cached_images(&self) -> Vec<String> {

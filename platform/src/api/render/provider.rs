@@ -170,3 +170,18 @@ pub fn cached_images(images: &[String]) -> CachedImageList<'_> {
             .collect(),
     }
 }
+
+/// What `POST .../cachedImages` answers: the image, its content digest, and whether its
+/// compiled code was already loaded (200) or is being compiled now (202).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CachedImageAhead<'a> {
+    /// Always `Linux`.
+    pub os_type: &'static str,
+    pub image: &'a str,
+    /// The component's content digest (`sha256:...`).
+    pub digest: &'a str,
+    /// `true` when its compiled code was already loaded; else it is compiling, and the list
+    /// of cached images shows it when done.
+    pub compiled: bool,
+}

@@ -11,6 +11,7 @@ use super::*;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
+mod cache;
 mod exec;
 mod parts;
 mod probe;
@@ -18,6 +19,7 @@ pub mod properties;
 #[cfg(test)]
 mod tests;
 
+pub use cache::{ImageToCache, image_to_cache};
 pub use exec::{ExecRequest, TerminalSize, exec_request};
 use parts::*;
 

@@ -9,6 +9,7 @@ use super::{BACKOFF_FIRST, ms};
 use crate::images;
 use crate::model::{Container, ContainerState, RestartPolicy};
 use crate::registry;
+use crate::runtime::Runtime;
 use crate::runtime::core::engine::Loaded;
 use crate::store::GroupRow;
 use std::collections::HashMap;
@@ -313,4 +314,33 @@ async fn not_started(ctx: &Arc<GroupCtx>, c: &Container, message: String, detail
     ctx.event(Some(&c.name), "Failed", message, true).await;
     ctx.set_state(&c.name, ContainerState::waiting(detail), false)
         .await;
+}
+
+/// The content digest and bytes of `image`, pulled with the credential of `credentials` for
+/// its registry, ahead of any group of it (`POST .../cachedImages`).
+pub(in crate::runtime) async fn pull_ahead(
+    rt: &Arc<Runtime>,
+    image: &str,
+    credentials: &[crate::model::RegistryCredential],
+) -> Result<(String, Arc<[u8]>), String> {
+    if !images::is_registry_reference(image) {
+        let reference = image.to_string();
+        let image = tokio::task::spawn_blocking(move || images::resolve(&reference))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        return Ok((image.digest, image.bytes));
+    }
+    let credentials = credentials_for(credentials, image);
+    let resolved = rt
+        .registries
+        .resolve(image, credentials.as_ref(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let fetched = rt
+        .registries
+        .fetch(image, credentials.as_ref(), &resolved)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((fetched.digest, fetched.bytes))
 }

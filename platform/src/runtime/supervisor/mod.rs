@@ -28,6 +28,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+pub(super) use fetch::pull_ahead;
+
 /// First back-off before restarting an exited container, doubled each time...
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 /// ...up to this cap.
