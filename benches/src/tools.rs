@@ -275,3 +275,40 @@ Transfer/sec:     13.41MB
         );
     }
 }
+
+/// Debian's `docker-registry` serving from `dir` on a free loopback port, until the child is
+/// dropped; with its `host:port`.
+pub async fn registry(dir: &Path) -> anyhow::Result<(tokio::process::Child, String)> {
+    const BIN: &str = "/usr/bin/docker-registry";
+    std::fs::create_dir_all(dir)?;
+    let host = format!("127.0.0.1:{}", crate::peers::free_port()?);
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+             http:\n  addr: {host}\n",
+            dir.join("data").display()
+        ),
+    )?;
+    let child = tokio::process::Command::new(BIN)
+        .arg("serve")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("{BIN} (apt-get install docker-registry)"))?;
+    let url = format!("http://{host}/v2/");
+    let t = std::time::Instant::now();
+    while !reqwest::get(&url)
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        if t.elapsed() > Duration::from_secs(20) {
+            bail!("docker-registry did not answer on {url}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok((child, host))
+}

@@ -93,6 +93,41 @@ impl Waci {
         Ok(r)
     }
 
+    /// `waci <args>` run by `bin` against this platform (endpoint, token, subscription in its
+    /// environment, as a user's shell would give them); an error unless it exits 0.
+    pub async fn cli(&self, bin: &Path, args: &[&str]) -> anyhow::Result<String> {
+        let e = &self.serve.endpoints;
+        let out = tokio::process::Command::new(bin)
+            .args(args)
+            .env("WACI_ENDPOINT", &e.api)
+            .env("WACI_TOKEN", &e.token)
+            .env("WACI_SUBSCRIPTION", SUB)
+            .output()
+            .await?;
+        if !out.status.success() {
+            bail!(
+                "waci {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The images the platform lists as compiled (`cachedImages`).
+    pub async fn cached_images(&self) -> anyhow::Result<Vec<String>> {
+        let path = format!(
+            "/subscriptions/{SUB}/providers/Microsoft.ContainerInstance/locations/local/cachedImages"
+        );
+        let v = self.call("GET", &path, None).await?.body;
+        Ok(v["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["image"].as_str().map(str::to_string))
+            .collect())
+    }
+
     /// DELETE a group.
     pub async fn delete(&self, name: &str) -> anyhow::Result<()> {
         self.call("DELETE", &Self::group_path(name), None).await?;

@@ -8,6 +8,10 @@
 //! its precompiled `.cwasm` (warm); then `wrk` on the page at the group's IP beside `wasmtime
 //! serve -Scli` on the same component, one fresh instance per request on both sides, and on
 //! a group of the same image with `instanceReuse` (warm instances kept between requests).
+//! Last, on another fresh platform, the image pushed with `waci image push` to a local
+//! registry (Debian's docker-registry): the platform compiles it at push, and its first group
+//! starts from that code; beside the peer's start on code compiled ahead (`wasmtime compile`,
+//! then serve the .cwasm).
 
 use crate::Ctx;
 use crate::probe::{self, Pace};
@@ -99,6 +103,7 @@ async fn one(
     );
     let reused = tools::wrk(&format!("http://{addr}/"), None, THREADS, CONNECTIONS, d).await?;
     drop(w);
+    let (compiled_at_push, pushed_first) = pushed(ctx, lang, label, wasm).await?;
 
     eprintln!("{label}, peer: wasmtime serve spawn → first 200, cold and warm");
     let cwasm = ctx.work.join(format!("{lang}.cwasm"));
@@ -126,6 +131,22 @@ async fn one(
         Lower,
         Some(ms(cold)),
         Some(ms(peer_cold)),
+    );
+    r.add(
+        S,
+        format!("image push → compiled on the platform, {label}"),
+        "ms",
+        Lower,
+        Some(ms(compiled_at_push)),
+        None,
+    );
+    r.add(
+        S,
+        format!("PUT → first 200, {label}, compiled at push"),
+        "ms",
+        Lower,
+        Some(ms(pushed_first)),
+        Some(ms(peer_warm)),
     );
     // The peer's first 200 is already on optimised code: full speed from then on.
     r.add(
@@ -204,4 +225,40 @@ async fn spawn_to_200(ctx: &Ctx, component: &Path, flags: &[&str]) -> anyhow::Re
     let _ = served.child.kill().await;
     let _ = served.child.wait().await;
     took
+}
+
+/// On a fresh platform: `waci image push` of `wasm` to a local registry, timed from its start
+/// until the platform lists the image as compiled; then PUT → first 200 of a group of it.
+async fn pushed(
+    ctx: &Ctx,
+    lang: &str,
+    label: &str,
+    wasm: &Path,
+) -> anyhow::Result<(Duration, Duration)> {
+    let (_registry, host) = tools::registry(&ctx.work.join(format!("registry-{lang}"))).await?;
+    let w = ctx.start_waci(&format!("languages-{lang}-pushed")).await?;
+    let image = format!("{host}/bench/{lang}:v1");
+    eprintln!("{label}: waci image push → compiled on the platform, then PUT → first 200");
+    let t = Instant::now();
+    let wasm = wasm.to_string_lossy();
+    w.cli(&ctx.waci_bin, &["image", "push", &wasm, &image])
+        .await?;
+    while !w.cached_images().await?.contains(&image) {
+        anyhow::ensure!(
+            t.elapsed() < COLD_TIMEOUT,
+            "{image} not compiled after {COLD_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let compiled = t.elapsed();
+    let t = Instant::now();
+    let g = w
+        .put(
+            &format!("{lang}-pushed"),
+            &waci_tests::group_body(&image, &[PORT], "Always", &[]),
+        )
+        .await?;
+    let addr = SocketAddr::from((waci::ip_of(&g)?, PORT));
+    let first = probe::until_200(addr, t, Pace::Millisecond, COLD_TIMEOUT).await?;
+    Ok((compiled, first))
 }
