@@ -49,7 +49,8 @@ pub async fn run(ctx: &Ctx, r: &mut Report) -> anyhow::Result<()> {
         S,
         format!(
             "`wasmtime serve -Scli` on the same component: spawned on the .wasm (cold: it \
-             compiles) and on the `wasmtime compile`d .cwasm (warm), spawn → first 200; \
+             compiles) and on the `wasmtime compile`d .cwasm (warm, also beside the first start \
+             of an image compiled at push), spawn → first 200; \
              wrk -t{THREADS} -c{CONNECTIONS} -d{}s on the page for both",
             ctx.sizes.load.as_secs()
         ),
