@@ -55,7 +55,7 @@ const BORROW_MARGIN: u64 = 1_000_000;
 /// Niceness of the guest pool's threads: with the platform's threads at 0, the kernel gives
 /// the platform about nine tenths of a contended core whenever it has work, and preempts a
 /// guest thread as soon as a platform thread wakes.
-const GUEST_NICE: libc::c_int = 10;
+pub(super) const GUEST_NICE: libc::c_int = 10;
 
 /// The guest pool and its slots. One per engine.
 pub struct Scheduler {
@@ -277,10 +277,15 @@ enum Start {
 
 /// Lowers the calling thread's priority to [`GUEST_NICE`] (Linux sets niceness per thread).
 fn lower_priority() {
-    // SAFETY: plain system calls on the calling thread; failure leaves the priority as is.
+    set_nice(GUEST_NICE);
+}
+
+/// Sets the calling thread's niceness (Linux sets it per thread); a failure leaves it as is.
+pub(super) fn set_nice(nice: libc::c_int) {
+    // SAFETY: plain system calls on the calling thread.
     unsafe {
         let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, GUEST_NICE);
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice);
     }
 }
 

@@ -9,9 +9,11 @@
 //! with Winch, wasmtime's baseline compiler, on an engine of its own: about three times
 //! faster to compile, slower to run. It serves at once while Cranelift compiles in the
 //! background; from then on every new instance (every request of a service, every run
-//! of a command) uses Cranelift's code, and the cache has it for every later start.
+//! of a command) uses Cranelift's code, and the cache has it for every later start. The
+//! background compile runs on threads of its own below the guests' priority: it never takes
+//! a core a running guest wants.
 
-use super::cpu::Scheduler;
+use super::cpu::{self, GUEST_NICE, Scheduler};
 use super::host::Host;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -45,6 +47,11 @@ const POOL_MAX_MEMORY: usize = 4 << 30;
 const POOL_KEEP_RESIDENT: usize = 1 << 20;
 /// The same for tables (a guest's function tables, filled in lazily as it calls through them).
 const POOL_TABLE_KEEP_RESIDENT: usize = 64 << 10;
+
+/// Niceness of the threads that compile optimised code in the background: below the guests'
+/// ([`GUEST_NICE`]), so that while it runs a guest that wants a core gets it (about three
+/// quarters of a contended one); on an idle machine it has every core.
+pub const BACKGROUND_NICE: libc::c_int = GUEST_NICE + 5;
 
 /// Components this large or larger that are in no cache yet run on Winch's code first
 /// (the Python and JavaScript runtimes are 12–40 MB; the Rust guests under 1 MB).
@@ -360,9 +367,16 @@ impl Engines {
         let spawned = std::thread::Builder::new()
             .name("waci-optimize".into())
             .spawn(move || {
-                let optimized = this
-                    .optimize(&digest, &bytes)
-                    .and_then(|c| this.workload(&this.linker, &c, false));
+                cpu::set_nice(BACKGROUND_NICE);
+                let compile = || {
+                    this.optimize(&digest, &bytes)
+                        .and_then(|c| this.workload(&this.linker, &c, false))
+                };
+                // On the background pool, wasmtime's parallel compile runs on its threads.
+                let optimized = match background_pool() {
+                    Some(pool) => pool.install(compile),
+                    None => compile(),
+                };
                 match optimized.map(|o| first.take_optimized(o)) {
                     Ok(true) => {}
                     Ok(false) => tracing::warn!(%digest, "optimised code exports another world"),
@@ -393,6 +407,23 @@ impl Engines {
             )),
         })
     }
+}
+
+/// The threads of background compiles, one per core, at [`BACKGROUND_NICE`]: a compile run
+/// in it (`install`) does its parallel work here, not on the pool of compiles a start is
+/// waiting for. `None` if the threads cannot be made: the compile then runs on the caller's.
+fn background_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(default_guest_threads())
+            .thread_name(|i| format!("waci-optimize-{i}"))
+            .start_handler(|_| cpu::set_nice(BACKGROUND_NICE))
+            .build()
+            .map_err(|e| tracing::warn!(error = %e, "no threads for background compiles"))
+            .ok()
+    })
+    .as_ref()
 }
 
 /// Winch's engine and its linker, or `None` where Winch cannot run. It allocates on demand:

@@ -219,7 +219,34 @@ async fn baseline_code_runs_first_and_the_optimised_code_takes_over() {
     );
     let exit = run_once(&engines, pre.current(), &sandbox, &cancel, None).await;
     assert_eq!(exit, Exit::Code(4));
+    // It was compiled on threads below the guests' priority, so it took no core a guest
+    // wanted.
+    let niced = background_threads();
+    assert!(
+        niced
+            .iter()
+            .any(|(name, _)| name.starts_with("waci-optimize-")),
+        "no thread of the background pool: {niced:?}"
+    );
+    for (name, nice) in niced {
+        assert_eq!(nice, super::engine::BACKGROUND_NICE, "{name}");
+    }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The name and niceness of each of this process's background compile threads.
+fn background_threads() -> Vec<(String, i32)> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| {
+            let stat = std::fs::read_to_string(t.ok()?.path().join("stat")).ok()?;
+            let (head, rest) = stat.rsplit_once(')')?;
+            let name = head.split_once('(')?.1.to_string();
+            // After the name: state (field 3) ... nice (field 19).
+            let nice = rest.split_whitespace().nth(16)?.parse().ok()?;
+            name.starts_with("waci-optimize").then_some((name, nice))
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
