@@ -8,7 +8,9 @@
 //! its precompiled `.cwasm` (warm); then `wrk` on the page at the group's IP beside `wasmtime
 //! serve -Scli` on the same component, one fresh instance per request on both sides, and on
 //! a group of the same image with `instanceReuse` (warm instances kept between requests).
-//! Last, on another fresh platform, the image pushed with `waci image push` to a local
+//! Before the cold start, a hello-http group on the same platform is loaded with `wrk`, and
+//! again while the optimised code compiles in the background: its req/s then, as a share of
+//! the quiet figure. Last, on another fresh platform, the image pushed with `waci image push` to a local
 //! registry (Debian's docker-registry): the platform compiles it at push, and its first group
 //! starts from that code; beside the peer's start on code compiled ahead (`wasmtime compile`,
 //! then serve the .cwasm).
@@ -18,6 +20,7 @@ use crate::probe::{self, Pace};
 use crate::report::{Better::*, Report};
 use crate::tools::{self, WrkResult};
 use crate::waci::{self, PORT};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -29,6 +32,10 @@ const CONNECTIONS: usize = 32;
 const COLD_TIMEOUT: Duration = Duration::from_secs(300);
 /// Warm starts per figure (each a group of its own); the figure is their median.
 const WARM_STARTS: usize = 5;
+/// The hello-http neighbour's load while a heavy image compiles in the background: shorter
+/// than the compile (5–9 s here), so all of it falls inside.
+const NEIGHBOUR_RUN: Duration = Duration::from_secs(2);
+const NEIGHBOUR_CONNECTIONS: usize = 16;
 
 const S: &str = "languages";
 
@@ -69,17 +76,43 @@ async fn one(
     let image = wasm.to_string_lossy().into_owned();
     let group = || waci_tests::group_body(&image, &[PORT], "Always", &[]);
 
-    // A fresh data dir: nothing compiled yet.
+    // A fresh data dir: nothing compiled yet. A hello-http neighbour, measured quiet.
     let w = ctx.start_waci(&format!("languages-{lang}")).await?;
+    let n = w
+        .put(&format!("{lang}-neighbour"), &waci::http_group(None))
+        .await?;
+    let at = SocketAddr::from((waci::ip_of(&n)?, PORT));
+    probe::until_200(at, Instant::now(), Pace::Millisecond, COLD_TIMEOUT).await?;
+    let neighbour = format!("http://{at}/");
+    let quiet = tools::wrk(
+        &neighbour,
+        None,
+        THREADS,
+        NEIGHBOUR_CONNECTIONS,
+        NEIGHBOUR_RUN,
+    )
+    .await?;
+    let cache = ctx.work.join(format!("languages-{lang}")).join("cache");
+    let before = cwasm_files(&cache)?;
     eprintln!("{label}: PUT → first 200, cold");
     let t = Instant::now();
     let g = w.put(&format!("{lang}-cold"), &group()).await?;
     let addr = SocketAddr::from((waci::ip_of(&g)?, PORT));
     let cold = probe::until_200(addr, t, Pace::Millisecond, COLD_TIMEOUT).await?;
+    // The optimised code now compiles in the background (seconds): the neighbour meanwhile.
+    eprintln!("{label}: hello-http neighbour during the background compile");
+    let busy = tools::wrk(
+        &neighbour,
+        None,
+        THREADS,
+        NEIGHBOUR_CONNECTIONS,
+        NEIGHBOUR_RUN,
+    )
+    .await?;
+    let compiling_still = !has_optimised_code(&cache, &before)?;
     // The first 200 came from the baseline compiler's code; the rest of the section runs on
     // the optimised code, which is in the cache once the background compile is done.
-    let cache = ctx.work.join(format!("languages-{lang}")).join("cache");
-    let optimised = optimised_code(&cache, t).await?;
+    let optimised = optimised_code(&cache, t, &before).await?;
     eprintln!("{label}: PUT → first 200, warm, {WARM_STARTS}");
     let mut warm = Vec::new();
     for i in 1..=WARM_STARTS {
@@ -133,6 +166,19 @@ async fn one(
         Some(ms(cold)),
         Some(ms(peer_cold)),
     );
+    r.add(
+        S,
+        format!("hello-http neighbour req/s during {label}'s background compile, % of quiet"),
+        "%",
+        Higher,
+        Some(100.0 * busy.requests_per_sec / quiet.requests_per_sec),
+        None,
+    );
+    if !compiling_still {
+        r.note(format!(
+            "languages: {label}'s background compile ended before the neighbour's run did"
+        ));
+    }
     r.add(
         S,
         format!("image push → compiled on the platform, {label}"),
@@ -199,12 +245,13 @@ fn figures(r: &mut Report, label: &str, how: &str, x: &WrkResult, peer: &WrkResu
 }
 
 /// The time from `since` until the optimised code of the only component is in `cache`.
-async fn optimised_code(cache: &Path, since: Instant) -> anyhow::Result<Duration> {
+async fn optimised_code(
+    cache: &Path,
+    since: Instant,
+    before: &HashSet<String>,
+) -> anyhow::Result<Duration> {
     loop {
-        let cached = std::fs::read_dir(cache)?
-            .filter_map(|e| e.ok())
-            .any(|e| e.file_name().to_string_lossy().ends_with(".cwasm"));
-        if cached {
+        if has_optimised_code(cache, before)? {
             return Ok(since.elapsed());
         }
         if since.elapsed() > COLD_TIMEOUT {
@@ -215,6 +262,20 @@ async fn optimised_code(cache: &Path, since: Instant) -> anyhow::Result<Duration
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Whether the cache holds compiled code that it did not hold `before`.
+fn has_optimised_code(cache: &Path, before: &HashSet<String>) -> anyhow::Result<bool> {
+    Ok(cwasm_files(cache)?.difference(before).next().is_some())
+}
+
+/// The compiled-code files in `cache`.
+fn cwasm_files(cache: &Path) -> anyhow::Result<HashSet<String>> {
+    Ok(std::fs::read_dir(cache)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".cwasm"))
+        .collect())
 }
 
 /// A fresh `wasmtime serve` on `component` with `flags`: from spawn to its first 200.
