@@ -91,6 +91,11 @@ pub async fn run(args: ImageArgs) -> anyhow::Result<()> {
     }
 }
 
+/// How long a push waits for the platform to have pulled the image it is asked to compile
+/// (the compile itself goes on after the answer): a platform that does not answer by then
+/// leaves the push as it is.
+const COMPILE_AHEAD_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Asks the platform to pull the pushed image and compile it now; what became of that, in
 /// words. The push stands whatever the platform says: without a platform (none found, none
 /// answering) there is nothing to compile on, and a refusal is a warning.
@@ -121,7 +126,14 @@ async fn compile_ahead(
         ],
         &[],
     );
-    match client.call(reqwest::Method::POST, url, Some(&body)).await {
+    let asked = client.call(reqwest::Method::POST, url, Some(&body));
+    let Ok(answer) = tokio::time::timeout(COMPILE_AHEAD_WAIT, asked).await else {
+        return format!(
+            "not compiled ahead: the platform did not answer within {} s",
+            COMPILE_AHEAD_WAIT.as_secs()
+        );
+    };
+    match answer {
         Ok(Some(v)) if v["compiled"] == json!(true) => "already compiled on the platform".into(),
         Ok(_) => "compiling on the platform".into(),
         Err(e @ crate::client::Error::NotRunning { .. }) => format!("not compiled ahead: {e}"),
