@@ -84,14 +84,16 @@ async fn one(
     let at = SocketAddr::from((waci::ip_of(&n)?, PORT));
     probe::until_200(at, Instant::now(), Pace::Millisecond, COLD_TIMEOUT).await?;
     let neighbour = format!("http://{at}/");
-    let quiet = tools::wrk(
-        &neighbour,
-        None,
-        THREADS,
-        NEIGHBOUR_CONNECTIONS,
-        NEIGHBOUR_RUN,
-    )
-    .await?;
+    let load_neighbour = || {
+        tools::wrk(
+            &neighbour,
+            None,
+            THREADS,
+            NEIGHBOUR_CONNECTIONS,
+            NEIGHBOUR_RUN,
+        )
+    };
+    let quiet = load_neighbour().await?;
     let cache = ctx.work.join(format!("languages-{lang}")).join("cache");
     let before = cwasm_files(&cache)?;
     eprintln!("{label}: PUT → first 200, cold");
@@ -101,14 +103,7 @@ async fn one(
     let cold = probe::until_200(addr, t, Pace::Millisecond, COLD_TIMEOUT).await?;
     // The optimised code now compiles in the background (seconds): the neighbour meanwhile.
     eprintln!("{label}: hello-http neighbour during the background compile");
-    let busy = tools::wrk(
-        &neighbour,
-        None,
-        THREADS,
-        NEIGHBOUR_CONNECTIONS,
-        NEIGHBOUR_RUN,
-    )
-    .await?;
+    let busy = load_neighbour().await?;
     let compiling_still = !has_optimised_code(&cache, &before)?;
     // The first 200 came from the baseline compiler's code; the rest of the section runs on
     // the optimised code, which is in the cache once the background compile is done.
