@@ -18,9 +18,11 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// How often a waiting command looks at the group: local calls are cheap, and a group
-/// starts in milliseconds.
+/// How often a waiting command looks at the group, at most: local calls are cheap. It
+/// looks first after [`FIRST_POLL`], then twice as long each time up to this: a group of a
+/// compiled image starts in milliseconds, so a create is done in about as many.
 const POLL: Duration = Duration::from_millis(100);
+const FIRST_POLL: Duration = Duration::from_millis(2);
 /// How long a waiting command waits before it gives up (the group itself goes on).
 const WAIT_LIMIT: Duration = Duration::from_secs(300);
 
@@ -252,6 +254,7 @@ async fn create(client: &Client, out: &OutputArgs, a: CreateArgs) -> anyhow::Res
 /// Polls the group until it is Running or has ended (or failed to provision).
 async fn wait_until_settled(client: &Client, rg: &str, name: &str) -> anyhow::Result<Value> {
     let deadline = Instant::now() + WAIT_LIMIT;
+    let mut pause = FIRST_POLL;
     loop {
         let g = client.group(rg, name).await?;
         let p = &g["properties"];
@@ -271,8 +274,14 @@ async fn wait_until_settled(client: &Client, rg: &str, name: &str) -> anyhow::Re
                 WAIT_LIMIT.as_secs()
             );
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(pause).await;
+        pause = next_poll(pause);
     }
+}
+
+/// The pause after `pause`: twice as long, up to [`POLL`].
+fn next_poll(pause: Duration) -> Duration {
+    (pause * 2).min(POLL)
 }
 
 /// A group's containers, then its init containers.
@@ -436,4 +445,22 @@ async fn export_kubernetes(client: Option<&Client>, a: ExportArgs) -> anyhow::Re
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_looks_soon_then_less_often() {
+        let mut pause = FIRST_POLL;
+        let mut pauses = vec![pause];
+        while pause < POLL {
+            pause = next_poll(pause);
+            pauses.push(pause);
+        }
+        let ms: Vec<u128> = pauses.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [2, 4, 8, 16, 32, 64, 100]);
+        assert_eq!(next_poll(POLL), POLL, "never longer than POLL");
+    }
 }
