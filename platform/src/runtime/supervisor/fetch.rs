@@ -144,6 +144,45 @@ fn pulled_events(
     ctx.defer_event(&c.name, "Pulled", pulled);
 }
 
+/// A built-in or file image: its digest, its bytes, and for the `Pulled` event where it
+/// came from and its size.
+struct Local {
+    digest: String,
+    /// Empty for a file whose compiled code is loaded: its digest is all the load needs.
+    bytes: Arc<[u8]>,
+    source: String,
+    len: u64,
+}
+
+/// A built-in or file image, read. A file whose compiled code is loaded and which has not
+/// changed since it was read is not read again.
+async fn local(rt: &Runtime, reference: &str) -> Result<Local, registry::Error> {
+    if let Some(known) = images::known_file(reference).filter(|k| rt.engines.is_loaded(&k.digest)) {
+        return Ok(Local {
+            digest: known.digest,
+            bytes: Arc::from([]),
+            source: known.source,
+            len: known.len,
+        });
+    }
+    let image = if images::is_built_in(reference) {
+        // In the binary, its digest computed once: no I/O, no blocking thread.
+        images::resolve(reference)
+    } else {
+        let reference = reference.to_string();
+        tokio::task::spawn_blocking(move || images::resolve(&reference))
+            .await
+            .map_err(|e| registry::Error::Disk(e.to_string()))?
+    }
+    .map_err(|e| registry::Error::Local(e.to_string()))?;
+    Ok(Local {
+        len: image.bytes.len() as u64,
+        digest: image.digest,
+        bytes: image.bytes,
+        source: image.source,
+    })
+}
+
 /// What became of loading a container's image.
 enum Prepared {
     Ready(Arc<Loaded>),
@@ -163,26 +202,8 @@ async fn fetch(
 ) -> Result<(String, Arc<[u8]>), registry::Error> {
     let start = Instant::now();
     if !images::is_registry_reference(&c.image) {
-        // A file whose compiled code is loaded and which has not changed since it was read
-        // is not read again: its digest is all the load needs.
-        if let Some(known) =
-            images::known_file(&c.image).filter(|k| ctx.rt.engines.is_loaded(&k.digest))
-        {
-            pulled_events(ctx, c, &known.source, known.len, &known.digest, start);
-            return Ok((known.digest, Arc::from([])));
-        }
-        let reference = c.image.clone();
-        let image = if images::is_built_in(&reference) {
-            // In the binary, its digest computed once: no I/O, no blocking thread.
-            images::resolve(&reference)
-        } else {
-            tokio::task::spawn_blocking(move || images::resolve(&reference))
-                .await
-                .map_err(|e| registry::Error::Disk(e.to_string()))?
-        }
-        .map_err(|e| registry::Error::Local(e.to_string()))?;
-        let len = image.bytes.len() as u64;
-        pulled_events(ctx, c, &image.source, len, &image.digest, start);
+        let image = local(&ctx.rt, &c.image).await?;
+        pulled_events(ctx, c, &image.source, image.len, &image.digest, start);
         return Ok((image.digest, image.bytes));
     }
     let registries = &ctx.rt.registries;
@@ -324,11 +345,7 @@ pub(in crate::runtime) async fn pull_ahead(
     credentials: &[crate::model::RegistryCredential],
 ) -> Result<(String, Arc<[u8]>), String> {
     if !images::is_registry_reference(image) {
-        let reference = image.to_string();
-        let image = tokio::task::spawn_blocking(move || images::resolve(&reference))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let image = local(rt, image).await.map_err(|e| e.to_string())?;
         return Ok((image.digest, image.bytes));
     }
     let credentials = credentials_for(credentials, image);
