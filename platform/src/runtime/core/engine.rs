@@ -433,7 +433,9 @@ fn background_pool() -> Option<&'static rayon::ThreadPool> {
 /// Winch compiles the functions; the trampolines between host and guest (one per function
 /// a guest can call through a table or an export: thousands in CPython) it leaves to
 /// Cranelift, and those it takes unoptimised and with the single-pass register allocator:
-/// about a fifth less time for the Python runtime, on code that serves for seconds.
+/// about a fifth less time for the Python runtime, on code that serves for seconds. Nor does
+/// it write native unwind tables (`.eh_frame`) for that code: only a native debugger or
+/// profiler reads them; wasmtime's own backtraces and traps walk frame pointers.
 fn baseline_engine() -> Option<(Engine, Linker<Host>)> {
     let made = (|| {
         let mut config = Config::new();
@@ -441,6 +443,7 @@ fn baseline_engine() -> Option<(Engine, Linker<Host>)> {
             .strategy(Strategy::Winch)
             .cranelift_opt_level(OptLevel::None)
             .cranelift_regalloc_algorithm(RegallocAlgorithm::SinglePass)
+            .native_unwind_info(false)
             .epoch_interruption(true);
         let engine = Engine::new(&config)?;
         let linker = linker(&engine)?;
