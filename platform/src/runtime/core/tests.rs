@@ -199,14 +199,7 @@ async fn baseline_code_runs_first_and_the_optimised_code_takes_over() {
     assert_eq!(exit, Exit::Code(4), "{}", sink.text(Stream::Stdout));
 
     // Cranelift's code comes from the background and is what the cache keeps.
-    let waited = std::time::Instant::now();
-    while pre.is_baseline() {
-        assert!(
-            waited.elapsed() < Duration::from_secs(120),
-            "the optimised code never came"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_optimised(&pre).await;
     let cached: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -230,6 +223,65 @@ async fn baseline_code_runs_first_and_the_optimised_code_takes_over() {
     );
     for (name, nice) in niced {
         assert_eq!(nice, super::engine::BACKGROUND_NICE, "{name}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Waits until the background compile has set Cranelift's code in `pre`.
+async fn until_optimised<P>(pre: &Tiered<P>) {
+    let waited = std::time::Instant::now();
+    while pre.is_baseline() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(120),
+            "the optimised code never came"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `crash <how>` run to its end on `pre`'s code: how it ended and what it printed.
+async fn crash(engines: &Engines, pre: &CommandPre<Host>, how: &str) -> (Exit, String, String) {
+    let sink = Memory::new(true);
+    let c = container(&["crash", how]);
+    let sandbox = Sandbox::new(7, &c, vec![], sink.clone(), Arc::from(vec![]));
+    let exit = run_once(engines, pre, &sandbox, &CancellationToken::new(), None).await;
+    (exit, sink.text(Stream::Stdout), sink.text(Stream::Stderr))
+}
+
+/// The baseline compiler's code has no native unwind tables; a guest that traps on it (an
+/// `unreachable`, a panic, a stack run out) still ends as a trap naming its cause, with
+/// what it printed first, exactly as on Cranelift's code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_that_traps_on_baseline_code_ends_as_on_optimised_code() {
+    let dir = temp_dir("tiers-crash");
+    let (engines, pre) = on_baseline(&dir, "crash");
+    let baseline = pre.current().clone();
+    // Taken before this check, so it is Winch's code: the optimised code only ever follows.
+    assert!(pre.is_baseline(), "the optimised code came first");
+    let mut on_baseline = Vec::new();
+    for how in ["trap", "panic", "recurse"] {
+        on_baseline.push(crash(&engines, &baseline, how).await);
+    }
+    let [trap, panic, recurse] = &on_baseline[..] else {
+        unreachable!("three runs")
+    };
+    assert_eq!(trap.1, "about to trap\n");
+    assert!(
+        matches!(&trap.0, Exit::Trap(m) if m.contains("`unreachable` instruction")),
+        "{trap:?}"
+    );
+    assert!(panic.2.contains("deliberate panic"), "{panic:?}");
+    assert!(matches!(&panic.0, Exit::Trap(_)), "{panic:?}");
+    assert_eq!(recurse.1, "about to recurse\n");
+    assert!(
+        matches!(&recurse.0, Exit::Trap(m) if m.contains("out of bounds memory access")),
+        "{recurse:?}"
+    );
+
+    until_optimised(&pre).await;
+    for (how, baseline_ended) in ["trap", "panic", "recurse"].into_iter().zip(&on_baseline) {
+        let optimised_ended = crash(&engines, pre.current(), how).await;
+        assert_eq!(&optimised_ended, baseline_ended, "crash {how}");
     }
     std::fs::remove_dir_all(&dir).ok();
 }
