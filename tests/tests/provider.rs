@@ -55,6 +55,20 @@ async fn token_for(p: &TestPlatform, sub: &str) -> String {
     made["token"].as_str().expect("a token").to_string()
 }
 
+/// The images `sub`'s list of cached images shows, read with a token scoped to `sub` (on
+/// the path in lower case: ARM's paths are case-insensitive).
+async fn cached_images_seen_by(p: &TestPlatform, sub: &str) -> Vec<String> {
+    let token = token_for(p, sub).await;
+    let url = format!(
+        "{}{}?api-version={API_VERSION}",
+        p.api,
+        location_path(sub, "cachedimages")
+    );
+    let theirs = p.raw("GET", &url, Some(&token), None).await;
+    assert_eq!(theirs.status, 200, "{}", theirs.text);
+    images(&theirs.body)
+}
+
 #[tokio::test]
 async fn usages_follow_creates_and_deletes_and_capabilities_the_limits() {
     let p = TestPlatform::start_with(&[
@@ -162,15 +176,10 @@ async fn cached_images_list_an_image_once_compiled_to_its_own_subscription() {
     );
 
     // Another subscription sees the built-in images only: a registry name may be private.
-    let token = token_for(&p, "team-b").await;
-    let url = format!(
-        "{}{}?api-version={API_VERSION}",
-        p.api,
-        location_path("team-b", "cachedimages")
+    assert_eq!(
+        cached_images_seen_by(&p, "team-b").await,
+        vec!["waci/hello-http"]
     );
-    let theirs = p.raw("GET", &url, Some(&token), None).await;
-    assert_eq!(theirs.status, 200, "{}", theirs.text);
-    assert_eq!(images(&theirs.body), vec!["waci/hello-http"]);
 }
 
 /// Events of `group`'s container `main` named `name`, as text.
@@ -239,14 +248,8 @@ async fn an_image_pushed_to_a_platform_is_compiled_before_its_first_group() {
     )
     .await;
     // Another subscription is not told of it.
-    let token = token_for(&p, "team-b").await;
-    let url = format!(
-        "{}{}?api-version={API_VERSION}",
-        p.api,
-        location_path("team-b", "cachedImages")
-    );
-    let theirs = p.raw("GET", &url, Some(&token), None).await;
-    assert!(!images(&theirs.body).contains(&image), "{}", theirs.text);
+    let theirs = cached_images_seen_by(&p, "team-b").await;
+    assert!(!theirs.contains(&image), "{theirs:?}");
 
     // Its first group starts from the compiled code: "starts at once" to a poller, no
     // compile among its events.
