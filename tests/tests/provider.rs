@@ -45,6 +45,14 @@ async fn get(p: &TestPlatform, path: &str) -> Value {
     r.body
 }
 
+/// The `Retry-After` an answer tells an ARM poller, in seconds.
+fn retry_after(reply: &Reply) -> Option<&str> {
+    reply
+        .headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+}
+
 /// A token scoped to `sub`.
 async fn token_for(p: &TestPlatform, sub: &str) -> String {
     let made = p
@@ -152,28 +160,12 @@ async fn cached_images_list_an_image_once_compiled_to_its_own_subscription() {
     run_cli(waci_command(&line)).await.ok();
     let body = group_body(&tag, &[], "Never", &[]);
     let first = p.create("cache", "pulled", body.clone()).await;
-    assert_eq!(
-        first
-            .headers
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()),
-        Some("3"),
-        "{:?}",
-        first.headers
-    );
+    assert_eq!(retry_after(&first), Some("3"), "{:?}", first.headers);
     p.wait_for_state("cache", "pulled", "Succeeded").await;
     let listed = images(&get(&p, &cached).await);
     assert!(listed.contains(&tag), "{listed:?}");
     let second = p.create("cache", "again", body).await;
-    assert_eq!(
-        second
-            .headers
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()),
-        Some("1"),
-        "{:?}",
-        second.headers
-    );
+    assert_eq!(retry_after(&second), Some("1"), "{:?}", second.headers);
 
     // Another subscription sees the built-in images only: a registry name may be private.
     assert_eq!(
@@ -257,15 +249,7 @@ async fn an_image_pushed_to_a_platform_is_compiled_before_its_first_group() {
     body["properties"]["imageRegistryCredentials"] =
         json!([{"server": reg.host, "username": "alice", "password": PASSWORD}]);
     let created = p.create("ahead", "web", body).await;
-    assert_eq!(
-        created
-            .headers
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()),
-        Some("1"),
-        "{:?}",
-        created.headers
-    );
+    assert_eq!(retry_after(&created), Some("1"), "{:?}", created.headers);
     let g = p.wait_for_state("ahead", "web", "Running").await;
     assert!(
         named_events(&g, "Compiled").is_empty(),
